@@ -1,0 +1,1 @@
+"""Dagster asset definitions: thin wrappers over `ingest/`, `warehouse/`, dbt and `models/`."""

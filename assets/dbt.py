@@ -1,0 +1,74 @@
+"""The dbt project as Dagster assets: raw sources → staging → intermediate → marts, one lineage."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.resources import Warehouse
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def _newest_source_mtime() -> float:
+    files = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        files += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return max(p.stat().st_mtime for p in files if p.exists())
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when its manifest is missing or older than the project files (a fresh clone)."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
+        env = {**os.environ, "PLAYCAST_WAREHOUSE": os.environ.get("PLAYCAST_WAREHOUSE", ":memory:")}
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "dbt"),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+            ],
+            check=True,
+            env=env,
+            cwd=DBT_PROJECT_DIR,
+        )
+    return manifest
+
+
+class PlaycastDbtTranslator(DagsterDbtTranslator):
+    """Asset keys are `[schema, table]` as in the warehouse, so raw sources join the ingest assets."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        schema = dbt_resource_props.get("config", {}).get("schema") or "main"
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "nfl_features" if "nfl" in dbt_resource_props["name"] else "features"
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=PlaycastDbtTranslator(),
+    pool="warehouse",
+)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
+    """`dbt build` (models and their tests) over the warehouse the `warehouse` resource points at."""
+    os.environ["PLAYCAST_WAREHOUSE"] = warehouse.path  # dbt's profile reads it; dbt runs as a subprocess
+    yield from dbt.cli(["build"], context=context).stream()

@@ -1,0 +1,1 @@
+"""The Dagster code location for playcast and the `playcast` command."""

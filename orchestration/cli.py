@@ -1,0 +1,168 @@
+"""The `playcast` command: SQL on the warehouse, running the pipeline through Dagster, the demo and the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tabulate import tabulate
+
+from warehouse import WarehouseBusyError, connect, warehouse_path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def dagster_home() -> Path:
+    """`DAGSTER_HOME`, default `.dagster_home/` in the repo, created with playcast's instance settings."""
+    home = Path(os.environ.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(Path(__file__).with_name("dagster.yaml"), home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def run_sql(query: str, wait_seconds: float = 60.0) -> int:
+    """Run a read-only query and print the result as a table."""
+    try:
+        with connect(read_only=True, wait_seconds=wait_seconds) as con:
+            cursor = con.execute(query)
+            columns = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchall()
+    except (WarehouseBusyError, FileNotFoundError) as error:
+        print(f"playcast sql: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # duckdb raises many kinds; show its message, not a traceback
+        print(f"playcast sql: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print(tabulate(rows, headers=columns, tablefmt="simple", floatfmt=".4g"))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return 0
+
+
+def parse_seasons(text: str) -> list[int]:
+    """'2019-2023' or '2020,2022' → seasons."""
+    seasons: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        seasons += list(range(int(first), int(last or first) + 1))
+    return seasons
+
+
+def materialize_nfl(seasons: Sequence[int]) -> None:
+    """Materialize the NFL raw season partitions, then the dbt models, as runs in the Dagster instance."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    for season in seasons:
+        started = time.monotonic()
+        result = defs.get_job_def("nfl_ingest").execute_in_process(
+            partition_key=str(season), instance=instance, raise_on_error=True
+        )
+        print(f"  season {season}: ingested in {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
+    started = time.monotonic()
+    result = defs.get_job_def("build_features").execute_in_process(instance=instance, raise_on_error=True)
+    print(f"  dbt build: {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
+
+
+def demo() -> int:
+    """Load every NFL season the mirror holds, build the marts, and show what was built."""
+    from ingest.mirror import mirror_root
+    from ingest.nflverse import mirror_seasons
+
+    home = dagster_home()
+    mirror = mirror_root()
+    if mirror is None:
+        print("playcast demo: set PLAYCAST_DATA_MIRROR to a data folder (the Makefile uses ../shared/data).")
+        return 2
+    seasons = mirror_seasons(mirror)
+    print(f"playcast demo: NFL seasons {seasons} from {mirror}")
+    print(f"  warehouse {warehouse_path()}\n  dagster {home}")
+    materialize_nfl(seasons)
+    print("\nRows per season:")
+    run_sql(
+        "select f.season, count(distinct f.game_id) as games, count(*) as plays, "
+        "round(avg(f.home_win), 3) as home_win_rate from marts.nfl_wp_features f group by 1 order by 1"
+    )
+    print("\nSuper Bowl LVIII, last plays (state before each play):")
+    run_sql(
+        "select quarter, clock, home_score as kc, away_score as sf, posteam, down, ydstogo, yardline_100, "
+        "left(description, 60) as description from marts.nfl_wp_features "
+        "where game_id = '2023_22_SF_KC' order by play_sequence desc limit 5"
+    )
+    print(
+        "\nNext: `make ui` serves the Dagster UI at http://127.0.0.1:3000 (assets, lineage, runs);\n"
+        '      `.venv/bin/playcast sql "select season, count(*) from marts.nfl_wp_features group by 1"`'
+    )
+    return 0
+
+
+def ui(host: str, port: int) -> int:
+    """dagster-webserver and dagster-daemon over the same instance and warehouse; Ctrl-C stops both."""
+    dagster_home()
+    bin_dir = Path(sys.executable).parent
+    workspace = str(REPO_ROOT / "workspace.yaml")
+    processes = [
+        subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-w", workspace], cwd=REPO_ROOT),
+        subprocess.Popen(
+            [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", host, "-p", str(port)], cwd=REPO_ROOT
+        ),
+    ]
+    print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops the webserver and the daemon)")
+    stop = {"requested": False}
+
+    def request_stop(*_: object) -> None:
+        stop["requested"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    while not stop["requested"] and all(p.poll() is None for p in processes):
+        time.sleep(0.5)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return 0 if stop["requested"] else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="playcast", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    sql = commands.add_parser("sql", help="run a read-only SQL query on the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--wait", type=float, default=60.0, help="seconds to wait while a writer holds the file")
+    load = commands.add_parser("materialize", help="load NFL seasons and build the marts through Dagster")
+    load.add_argument("sport", choices=["nfl"])
+    load.add_argument("--seasons", required=True, help="e.g. 2019-2023 or 2021,2023")
+    commands.add_parser("demo", help="run the whole flow on the data mirror and show the result")
+    serve = commands.add_parser("ui", help="serve the Dagster UI with the daemon")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+
+    if args.command == "sql":
+        return run_sql(args.query, args.wait)
+    if args.command == "materialize":
+        dagster_home()
+        materialize_nfl(parse_seasons(args.seasons))
+        return 0
+    if args.command == "demo":
+        return demo()
+    return ui(args.host, args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
