@@ -1,0 +1,41 @@
+"""Shared fixtures: the real data mirror, and a real warehouse built through Dagster and dbt."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from tests.pipeline import TEST_SEASONS, build_marts, materialize_seasons
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def data_mirror() -> Path:
+    """The data folder (`PLAYCAST_DATA_MIRROR`, else ../shared/data beside the repo)."""
+    path = Path(os.environ.get("PLAYCAST_DATA_MIRROR") or REPO_ROOT.parent / "shared" / "data").resolve()
+    if not (path / "nfl").is_dir():
+        pytest.fail(f"No data mirror at {path}: set PLAYCAST_DATA_MIRROR to the shared data folder")
+    return path
+
+
+@dataclass
+class NflBuild:
+    warehouse: Path
+    ingest_runs: list[dg.ExecuteInProcessResult]
+    dbt_run: dg.ExecuteInProcessResult
+
+
+@pytest.fixture(scope="session")
+def nfl_build(tmp_path_factory, data_mirror) -> NflBuild:
+    """Seasons 2020 and 2021 materialized through Dagster into a temp warehouse, then `dbt build`."""
+    warehouse = tmp_path_factory.mktemp("nfl") / "playcast.duckdb"
+    ingest_runs = materialize_seasons(TEST_SEASONS, warehouse, data_mirror)
+    return NflBuild(warehouse, ingest_runs, build_marts(warehouse, data_mirror))
+
+
+@pytest.fixture(scope="session")
+def nfl_warehouse(nfl_build) -> Path:
+    return nfl_build.warehouse
