@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
-export PLAYCAST_DATA_MIRROR ?= $(abspath $(CURDIR)/../shared/data)
+# the data mirror beside the repo, when there is one and PLAYCAST_DATA_MIRROR is not set (set it empty for the network)
+ifeq ($(origin PLAYCAST_DATA_MIRROR),undefined)
+  ifneq ($(wildcard ../shared/data/nfl),)
+    export PLAYCAST_DATA_MIRROR := $(abspath ../shared/data)
+  endif
+endif
 
 .PHONY: install demo test ui lint clean
 

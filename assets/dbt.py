@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from orchestration.resources import Warehouse
 
@@ -68,7 +74,10 @@ def dbt_resource() -> DbtCliResource:
 @dbt_assets(
     manifest=ensure_manifest(),
     project=dbt_project,
-    dagster_dbt_translator=PlaycastDbtTranslator(),
+    # source tests (on raw.*) show up as checks of the raw ingest assets
+    dagster_dbt_translator=PlaycastDbtTranslator(
+        DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+    ),
     pool="warehouse",
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:

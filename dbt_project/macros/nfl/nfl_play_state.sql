@@ -16,11 +16,11 @@
                      like nflfastR; null on non-play rows such as timeouts / end of quarter)
         field        down (0 -> null), ydstogo, yardline_100 (yards from the possession team
                      to the opponent's end zone)
-        scoring      points_scored (TOUCHDOWN 6, FIELD_GOAL 3, PAT 1, PAT2 2, SAFETY 2),
-                     scoring_team, home_points, away_points
+        scoring      points_scored (by scoring_play_type: TOUCHDOWN 6, FIELD_GOAL 3, PAT 1,
+                     PAT2 2, SAFETY 2), scoring_team (nflverse abbr, from scoring_team_id)
         timeouts     timeout_team (team charged with a timeout on this row, from the GSIS stat
                      68 "timeout" in `stats`, which also covers timeouts charged for lost
-                     challenges), home_timeout_used, away_timeout_used (0/1)
+                     challenges; null when none)
         people       play_type, description, pre_play, yard_line, is_end_of_quarter
 -#}
 {% macro nfl_play_state(plays_relation) %}
@@ -47,9 +47,12 @@ parsed as (
         {{ nfl_team_abbr('pre_play_token') }} as pre_play_team,
         pre_play_kind = 'KO' as is_kickoff,
         pre_play_kind in ('XP', '2PT') or play_type in ('XP_KICK', 'PAT2') as is_pat,
-        -- a scrimmage row / kick / try carries down-distance-yardline in pre_play;
-        -- TIMEOUT, END_QUARTER, GAME_START, END_GAME, COMMENT rows do not
-        {{ nfl_team_abbr('pre_play_token') }} in (home_team, away_team) as has_play_state
+        -- a scrimmage play ('3-12', '1-Goal'), kick ('KO', 'FCK' fair-catch kick) or try ('XP')
+        -- carries possession and yard line in pre_play; TIMEOUT ('TIMEOUT KC #1'),
+        -- END_QUARTER ('END QTR 1'), GAME_START ('SF - KC'), END_GAME, COMMENT rows do not
+        {{ nfl_team_abbr('pre_play_token') }} in (home_team, away_team)
+            and (pre_play_kind in ('KO', 'XP', 'FCK') or regexp_matches(pre_play_kind, '^\d+-'))
+            as has_play_state
     from plays
 )
 

@@ -1,0 +1,1 @@
+{{ nfl_play_state(source('raw', 'nfl_game_feed')) }}

@@ -1,0 +1,1 @@
+{{ nfl_games(source('raw', 'nfl_games')) }}

@@ -1,0 +1,86 @@
+"""A season backfill as a user launches it: `dagster job backfill`, run by the real daemon, pool-limited."""
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SEASONS = ("2019", "2022")
+
+
+def step_intervals(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float, str]]:
+    started: dict[str, float] = {}
+    intervals = []
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = record.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            intervals.append((started[event.step_key], record.timestamp, f"{run_id[:8]}:{event.step_key}"))
+    return intervals
+
+
+def test_backfill_of_two_seasons_through_the_daemon(tmp_path, data_mirror):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    warehouse = tmp_path / "playcast.duckdb"
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "PLAYCAST_WAREHOUSE": str(warehouse),
+        "PLAYCAST_DATA_MIRROR": str(data_mirror),
+    }
+    workspace = ["-w", str(REPO_ROOT / "workspace.yaml")]
+    launch = [BIN / "dagster", "job", "backfill", "-j", "nfl_ingest", "--partitions", ",".join(SEASONS)]
+    done = subprocess.run(
+        [*launch, *workspace, "--noprompt"], env=env, cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Launched backfill job" in done.stdout
+
+    daemon = subprocess.Popen(
+        [BIN / "dagster-daemon", "run", *workspace],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            runs = instance.get_runs()
+            if len(runs) == len(SEASONS) and all(r.is_finished for r in runs):
+                break
+            time.sleep(2)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+
+    runs = instance.get_runs()
+    assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(SEASONS)
+    assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * len(SEASONS)
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    loaded = dict(con.execute("select season, count(*) from raw.nfl_pbp group by 1").fetchall())
+    con.close()
+    subset = data_mirror / "nfl" / "nflverse_pbp_subset"
+    assert loaded == {int(s): pq.ParquetFile(subset / f"pbp_{s}.parquet").metadata.num_rows for s in SEASONS}
+
+    # the `warehouse` pool (limit 1) let no two writing steps of the two runs overlap
+    intervals = sorted(i for r in runs for i in step_intervals(instance, r.run_id))
+    assert len(intervals) == 3 * len(SEASONS)
+    overlaps = [(a[2], b[2]) for a, b in itertools.pairwise(intervals) if b[0] < a[1]]
+    assert overlaps == []
