@@ -84,3 +84,10 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     """`dbt build` (models and their tests) over the warehouse the `warehouse` resource points at."""
     os.environ["PLAYCAST_WAREHOUSE"] = warehouse.path  # dbt's profile reads it; dbt runs as a subprocess
     yield from dbt.cli(["build"], context=context).stream()
+
+
+# dbt's source tests are checks on the raw assets, run by `dbt build`; ingest runs leave them out
+dbt_source_checks = dg.AssetSelection.checks(
+    *(k for k in dbt_models.check_keys if k.asset_key.path[0] == "raw")
+)
+features_selection = dg.AssetSelection.assets(dbt_models) | dbt_source_checks

@@ -30,6 +30,11 @@ def materialize_seasons(seasons, warehouse: Path, mirror: Path) -> list[dg.Execu
 
 def build_marts(warehouse: Path, mirror: Path) -> dg.ExecuteInProcessResult:
     """Run the dbt assets (dbt build) through Dagster."""
-    from assets.dbt import dbt_models
+    from assets.dbt import dbt_models, features_selection
+    from assets.ingest_nfl import nfl_raw_assets
 
-    return dg.materialize([dbt_models], resources=resources_for(warehouse, mirror, dbt=True))
+    return dg.materialize(
+        [*nfl_raw_assets, dbt_models],
+        selection=features_selection,
+        resources=resources_for(warehouse, mirror, dbt=True),
+    )

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_nfl__game_state'}}}) }}
 -- The running score after the last play of every game (score before the last play + the
 -- points scored on it) equals the final score in raw.nfl_games, for every game in both.
 with last_play as (

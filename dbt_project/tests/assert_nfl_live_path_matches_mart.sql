@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'nfl_wp_features'}}}) }}
 -- One feature definition: rendering the whole path over feed-shaped rows in one statement
 -- (nfl_wp_features_from_feed, what the live micro-batches use over live.events_nfl) gives
 -- exactly the rows of marts.nfl_wp_features. Here it runs over raw.nfl_game_feed itself.

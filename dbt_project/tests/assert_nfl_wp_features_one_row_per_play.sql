@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'nfl_wp_features'}}}) }}
 -- marts.nfl_wp_features has exactly one row per non-deleted feed play of the games that are
 -- in raw.nfl_games: no play lost, none duplicated, none invented.
 with expected as (
