@@ -17,6 +17,7 @@ from dagster_dbt import (
 )
 
 from orchestration.resources import Warehouse
+from warehouse import warehouse_path
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")  # the venv's dbt, whatever PATH says
@@ -34,7 +35,7 @@ def ensure_manifest() -> Path:
     """Parse the dbt project when its manifest is missing or older than the project files (a fresh clone)."""
     manifest = dbt_project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
-        env = {**os.environ, "PLAYCAST_WAREHOUSE": os.environ.get("PLAYCAST_WAREHOUSE", ":memory:")}
+        env = {**os.environ, "PLAYCAST_WAREHOUSE": str(warehouse_path())}  # parse needs the profile only
         subprocess.run(
             [
                 str(Path(sys.executable).parent / "dbt"),

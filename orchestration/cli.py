@@ -63,14 +63,15 @@ def materialize_nfl(seasons: Sequence[int]) -> None:
     from orchestration.definitions import defs
 
     instance = dg.DagsterInstance.get()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # runs keep full logs in the UI
     for season in seasons:
         started = time.monotonic()
-        result = defs.get_job_def("nfl_ingest").execute_in_process(
-            partition_key=str(season), instance=instance, raise_on_error=True
+        result = defs.resolve_job_def("nfl_ingest").execute_in_process(
+            partition_key=str(season), instance=instance, run_config=quiet
         )
         print(f"  season {season}: ingested in {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
     started = time.monotonic()
-    result = defs.get_job_def("build_features").execute_in_process(instance=instance, raise_on_error=True)
+    result = defs.resolve_job_def("build_features").execute_in_process(instance=instance, run_config=quiet)
     print(f"  dbt build: {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
 
 
@@ -95,7 +96,8 @@ def demo() -> int:
     )
     print("\nSuper Bowl LVIII, last plays (state before each play):")
     run_sql(
-        "select quarter, clock, home_score as kc, away_score as sf, posteam, down, ydstogo, yardline_100, "
+        "select quarter, printf('%d:%02d', quarter_seconds_remaining // 60, quarter_seconds_remaining % 60) "
+        "as clock, home_score as kc, away_score as sf, posteam, down, ydstogo, yardline_100, "
         "left(description, 60) as description from marts.nfl_wp_features "
         "where game_id = '2023_22_SF_KC' order by play_sequence desc limit 5"
     )
