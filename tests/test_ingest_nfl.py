@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import duckdb
 import pyarrow.parquet as pq
@@ -122,3 +123,23 @@ def test_playcast_sql_reports_bad_sql_clearly(nfl_warehouse):
     )
     assert done.returncode == 1
     assert "nope" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_playcast_sql_gives_up_clearly_while_a_writer_holds_the_file(tmp_path):
+    warehouse = tmp_path / "busy.duckdb"
+    writer = duckdb.connect(str(warehouse))  # this process holds the write lock
+    try:
+        env = {**os.environ, "PLAYCAST_WAREHOUSE": str(warehouse)}
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestration.cli", "sql", "select 1", "--wait", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        waited = time.monotonic() - started
+    finally:
+        writer.close()
+    assert done.returncode == 2
+    assert "locked by another process" in done.stderr and str(warehouse) in done.stderr
+    assert waited >= 2

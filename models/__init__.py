@@ -1,0 +1,1 @@
+"""Plain ML code (features, training, evaluation, registry, prediction); no Dagster imports."""

@@ -1,0 +1,1 @@
+"""Dagster sensors and schedules (retraining, Kafka micro-batches)."""

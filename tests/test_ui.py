@@ -1,0 +1,65 @@
+"""`playcast ui` serves the asset graph (partitioned raw assets, lineage to the mart), stops on Ctrl-C."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } isPartitioned } }"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ui_lists_partitioned_assets_with_lineage_and_stops_cleanly(tmp_path, data_mirror):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "PLAYCAST_WAREHOUSE": str(tmp_path / "playcast.duckdb"),
+        "PLAYCAST_DATA_MIRROR": str(data_mirror),
+    }
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "ui", "--port", str(port)],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline, nodes = time.monotonic() + 120, None
+        while time.monotonic() < deadline and nodes is None:
+            try:
+                answer = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": QUERY}, timeout=10)
+                nodes = answer.json()["data"]["assetNodes"]
+            except (requests.ConnectionError, KeyError, ValueError):
+                time.sleep(1)
+        assert nodes is not None, "the webserver did not answer within 120 s"
+    finally:
+        ui.send_signal(signal.SIGINT)
+        output, _ = ui.communicate(timeout=60)
+
+    graph = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+    for raw in ("raw/nfl_pbp", "raw/nfl_games", "raw/nfl_game_feed"):
+        assert graph[raw]["isPartitioned"], raw
+    upstream = {key: {"/".join(d["path"]) for d in n["dependencyKeys"]} for key, n in graph.items()}
+    assert "raw/nfl_game_feed" in upstream["staging/stg_nfl__game_feed"]
+    assert "staging/stg_nfl__game_feed" in upstream["intermediate/int_nfl__game_state"]
+    assert "intermediate/int_nfl__game_state" in upstream["marts/nfl_wp_features"]
+    assert not graph["marts/nfl_wp_features"]["isPartitioned"]
+
+    assert ui.returncode == 0, output[-3000:]
+    leftovers = subprocess.run(
+        ["pgrep", "-f", f"dagster-webserver.*-p {port}"], capture_output=True, text=True
+    )
+    assert leftovers.stdout == ""
