@@ -72,10 +72,10 @@ carried as (
         first_value(case when is_kickoff then pre_play_team end ignore nulls) over (
             partition by game_id order by play_sequence
             rows between unbounded preceding and unbounded following) as opening_kickoff_team,
-        coalesce(sum(home_points) over w_before, 0) as home_score,
-        coalesce(sum(away_points) over w_before, 0) as away_score,
-        coalesce(sum(home_timeout_used) over w_half_before, 0) as home_timeouts_used,
-        coalesce(sum(away_timeout_used) over w_half_before, 0) as away_timeouts_used
+        coalesce(sum(home_points) over w_before, 0)::integer as home_score,
+        coalesce(sum(away_points) over w_before, 0)::integer as away_score,
+        coalesce(sum(home_timeout_used) over w_half_before, 0)::integer as home_timeouts_used,
+        coalesce(sum(away_timeout_used) over w_half_before, 0)::integer as away_timeouts_used
     from plays
     window
         w_before as (partition by game_id order by play_sequence

@@ -34,9 +34,9 @@ labelled as (
         *,
         case
             when home_final_score is null or away_final_score is null then null
-            when home_final_score > away_final_score then 1.0
-            when home_final_score < away_final_score then 0.0
-            else 0.5
+            when home_final_score > away_final_score then 1.0::double
+            when home_final_score < away_final_score then 0.0::double
+            else 0.5::double
         end as home_win
     from base
 )
