@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+import stream.cli
 from warehouse import WarehouseBusyError, connect, warehouse_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +144,7 @@ def ui(host: str, port: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="playcast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    stream.cli.add_commands(commands)  # `playcast broker`, `playcast replay`
     sql = commands.add_parser("sql", help="run a read-only SQL query on the warehouse")
     sql.add_argument("query")
     sql.add_argument("--wait", type=float, default=60.0, help="seconds to wait while a writer holds the file")
@@ -154,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
+    if getattr(args, "stream_handler", None):
+        return args.stream_handler(args)
 
     if args.command == "sql":
         return run_sql(args.query, args.wait)

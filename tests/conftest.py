@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from tests.kafka_fixtures import kafka_broker  # noqa: F401
 from tests.pipeline import TEST_SEASONS, build_marts, materialize_seasons
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
