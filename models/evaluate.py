@@ -1,0 +1,168 @@
+"""Honest evaluation: leave-one-season-out predictions, nflfastR's calibration error, score errors, plots."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+BIN_WIDTH = 0.05
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One leave-one-season-out fold: which seasons trained the model that predicted `held_out`."""
+
+    held_out: int
+    training_seasons: tuple[int, ...]
+
+
+def loso_predict(
+    frame: pd.DataFrame,
+    fit: Callable[[pd.DataFrame], object],
+    predict: Callable[[object, pd.DataFrame], np.ndarray | dict[str, np.ndarray]],
+    train_rows: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f,
+) -> tuple[pd.DataFrame, list[Fold]]:
+    """Predict every season with a model fitted on all the other seasons (never on the season itself)."""
+    seasons = sorted(frame["season"].unique())
+    if len(seasons) < 2:
+        raise ValueError(f"leave-one-season-out needs at least two seasons, got {seasons}")
+    parts, folds = [], []
+    for season in seasons:
+        training = train_rows(frame[frame["season"] != season])
+        folds.append(Fold(int(season), tuple(int(s) for s in sorted(training["season"].unique()))))
+        model = fit(training)
+        held_out = frame[frame["season"] == season].copy()
+        predictions = predict(model, held_out)
+        for name, values in (predictions if isinstance(predictions, dict) else {"pred": predictions}).items():
+            held_out[name] = values
+        parts.append(held_out)
+    return pd.concat(parts), folds
+
+
+def calibration_table(label: np.ndarray, prob: np.ndarray, quarter: np.ndarray) -> pd.DataFrame:
+    """Plays per quarter and 0.05-wide predicted-probability bin, with the observed win rate (nflfastR)."""
+    table = pd.DataFrame(
+        {"quarter": quarter, "bin_pred_prob": np.round(prob / BIN_WIDTH) * BIN_WIDTH, "label": label}
+    )
+    table = table.groupby(["quarter", "bin_pred_prob"], as_index=False).agg(
+        n_plays=("label", "size"), n_wins=("label", "sum")
+    )
+    table["bin_actual_prob"] = table["n_wins"] / table["n_plays"]
+    return table
+
+
+def calibration_error(label: np.ndarray, prob: np.ndarray, quarter: np.ndarray) -> float:
+    """nflfastR's calibration error: |bin - observed| weighted by plays within a quarter, quarters by wins."""
+    table = calibration_table(label, prob, quarter)
+    table["cal_diff"] = (table["bin_pred_prob"] - table["bin_actual_prob"]).abs()
+    per_quarter = table.groupby("quarter").apply(
+        lambda q: pd.Series(
+            {"error": np.average(q["cal_diff"], weights=q["n_plays"]), "n_wins": q["n_wins"].sum()}
+        ),
+        include_groups=False,
+    )
+    return float(np.average(per_quarter["error"], weights=per_quarter["n_wins"]))
+
+
+def wp_metrics(label: np.ndarray, prob: np.ndarray, quarter: np.ndarray) -> dict[str, float]:
+    """Brier score, log loss, AUC, accuracy and calibration error of win probabilities."""
+    label = np.asarray(label, dtype=float)
+    prob = np.clip(np.asarray(prob, dtype=float), 1e-7, 1 - 1e-7)
+    return {
+        "brier": float(brier_score_loss(label, prob)),
+        "log_loss": float(log_loss(label, prob, labels=[0.0, 1.0])),
+        "auc": float(roc_auc_score(label, prob)),
+        "accuracy": float(np.mean((prob > 0.5) == (label > 0.5))),
+        "calibration_error": calibration_error(label, prob, np.asarray(quarter)),
+        "plays": len(label),
+    }
+
+
+def wp_metrics_by_season(predictions: pd.DataFrame, prob_column: str, label_column: str) -> dict:
+    """Overall and per-held-out-season metrics (the registry compares champions season by season)."""
+
+    def metrics(part: pd.DataFrame) -> dict[str, float]:
+        return wp_metrics(part[label_column], part[prob_column], part["quarter"])
+
+    return {
+        "overall": metrics(predictions),
+        "by_season": {str(s): metrics(p) for s, p in predictions.groupby("season")},
+    }
+
+
+def per_quarter_table(predictions: pd.DataFrame, prob_column: str, label_column: str) -> pd.DataFrame:
+    """Metrics per quarter (overtime included as quarter 5 when present)."""
+    rows = [
+        {"quarter": int(q), **wp_metrics(p[label_column], p[prob_column], p["quarter"])}
+        for q, p in predictions.groupby("quarter")
+        if p[label_column].nunique() == 2
+    ]
+    return pd.DataFrame(rows)
+
+
+def score_metrics(predictions: pd.DataFrame) -> dict[str, float]:
+    """MAE of final home/away points and of the final margin, over all plays and at kickoff.
+
+    `predictions` needs pred_home_score, pred_away_score, home/away_final_score, spread_line and play_type.
+    At kickoff (each game's opening kickoff) the predicted margin is compared with the spread's own error
+    on the same games.
+    """
+    home_error = (predictions["pred_home_score"] - predictions["home_final_score"]).abs()
+    away_error = (predictions["pred_away_score"] - predictions["away_final_score"]).abs()
+    margin = predictions["home_final_score"] - predictions["away_final_score"]
+    predicted_margin = predictions["pred_home_score"] - predictions["pred_away_score"]
+    kickoff = predictions[
+        (predictions["play_type"] == "KICK_OFF") & (predictions["game_seconds_remaining"] >= 3600)
+    ].drop_duplicates("game_id")
+    kickoff_margin = kickoff["home_final_score"] - kickoff["away_final_score"]
+    return {
+        "mae_home": float(home_error.mean()),
+        "mae_away": float(away_error.mean()),
+        "mae_per_team": float((home_error.mean() + away_error.mean()) / 2),
+        "mae_margin": float((predicted_margin - margin).abs().mean()),
+        "kickoff_games": len(kickoff),
+        "kickoff_mae_margin": float(
+            ((kickoff["pred_home_score"] - kickoff["pred_away_score"]) - kickoff_margin).abs().mean()
+        ),
+        "kickoff_mae_margin_spread": float((kickoff["spread_line"] - kickoff_margin).abs().mean()),
+        "kickoff_mae_total": float(
+            (
+                (kickoff["pred_home_score"] + kickoff["pred_away_score"])
+                - (kickoff["home_final_score"] + kickoff["away_final_score"])
+            )
+            .abs()
+            .mean()
+        ),
+        "plays": len(predictions),
+    }
+
+
+def calibration_plot(tables: dict[str, pd.DataFrame]) -> bytes:
+    """A PNG: observed vs predicted win rate per quarter, one series per model, sized by plays."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    quarters = sorted({int(q) for t in tables.values() for q in t["quarter"].unique() if q <= 4})
+    figure, axes = plt.subplots(1, len(quarters), figsize=(4 * len(quarters), 4.2), sharey=True)
+    for axis, quarter in zip(np.atleast_1d(axes), quarters, strict=True):
+        for name, table in tables.items():
+            part = table[table["quarter"] == quarter]
+            axis.scatter(
+                part["bin_pred_prob"], part["bin_actual_prob"], s=part["n_plays"] / 40, alpha=0.6, label=name
+            )
+        axis.plot([0, 1], [0, 1], "k--", lw=1)
+        axis.set(title=f"Quarter {quarter}", xlabel="predicted win probability", xlim=(0, 1), ylim=(0, 1))
+    np.atleast_1d(axes)[0].set_ylabel("observed win rate")
+    np.atleast_1d(axes)[0].legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return buffer.getvalue()

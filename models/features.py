@@ -1,0 +1,153 @@
+"""Model inputs: nflfastR's win-probability features and the final-score features, from the mart or nflverse.
+
+The mart `marts.nfl_wp_features` already holds every feature (built by dbt from the game feed). Any nflverse
+play-by-play file (full schema) can be turned into the same columns by `from_nflverse`, so the models score
+nflfastR's own data and the comparison with nflfastR uses the same plays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# nflfastR's WP model features (posteam's point of view), in its order; `spread_time` only in the spread model
+WP_FEATURES: tuple[str, ...] = (
+    "receive_2h_ko",
+    "posteam_is_home",
+    "half_seconds_remaining",
+    "game_seconds_remaining",
+    "diff_time_ratio",
+    "score_differential",
+    "down",
+    "ydstogo",
+    "yardline_100",
+    "posteam_timeouts_remaining",
+    "defteam_timeouts_remaining",
+)
+WP_SPREAD_FEATURES: tuple[str, ...] = (*WP_FEATURES, "spread_time")
+# +1: more of it never lowers posteam's win probability; -1: never raises it
+MONOTONE = {
+    "diff_time_ratio": 1,
+    "score_differential": 1,
+    "down": -1,
+    "ydstogo": -1,
+    "yardline_100": -1,
+    "posteam_timeouts_remaining": 1,
+    "defteam_timeouts_remaining": -1,
+    "spread_time": 1,
+}
+# final-score model: the state from the home team's side; the pre-game lines enter as its prior, not as splits
+SCORE_FEATURES: tuple[str, ...] = (
+    "home_score",
+    "away_score",
+    "game_seconds_remaining",
+    "half_seconds_remaining",
+    "posteam_is_home",
+    "receive_2h_ko",
+    "down",
+    "ydstogo",
+    "yardline_100",
+    "home_timeouts_remaining",
+    "away_timeouts_remaining",
+)
+LINES = ("spread_line", "total_line")
+ALL_FEATURES: tuple[str, ...] = tuple(dict.fromkeys((*WP_SPREAD_FEATURES, *SCORE_FEATURES, *LINES)))
+KEYS = ("game_id", "play_id", "season", "quarter")
+LABELS = ("posteam_win", "home_win", "home_final_score", "away_final_score")
+
+# columns an nflverse play-by-play file must have to be scored
+NFLVERSE_REQUIRED = (
+    "game_id", "play_id", "season", "qtr", "home_team", "away_team", "posteam", "half_seconds_remaining",
+    "game_seconds_remaining", "down", "ydstogo", "yardline_100", "posteam_timeouts_remaining",
+    "defteam_timeouts_remaining", "posteam_score", "defteam_score", "spread_line", "total_line",
+)  # fmt: skip
+
+
+class MissingColumnsError(ValueError):
+    """An input lacks columns the models need."""
+
+
+def mart_frame(con, seasons: list[int] | None = None) -> pd.DataFrame:
+    """Every mart play (with possession known) with keys, features, labels and the training flags."""
+    columns = ", ".join(dict.fromkeys((*KEYS, *ALL_FEATURES, *LABELS)))
+    where = "posteam is not null" + (f" and season in ({', '.join(map(str, seasons))})" if seasons else "")
+    frame = con.execute(
+        f"select {columns}, is_model_play, is_regulation, play_type "
+        f"from marts.nfl_wp_features where {where} order by game_id, play_id"
+    ).df()
+    return _numeric(frame)
+
+
+def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in ALL_FEATURES:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame
+
+
+def wp_training_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """nflfastR's WP training filter: real snaps in regulation with a decided result and a line."""
+    keep = frame["is_model_play"] & frame["is_regulation"] & frame["posteam_win"].isin([0.0, 1.0])
+    return frame[keep & frame["spread_line"].notna()]
+
+
+def score_training_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every play with possession known and final scores, overtime included (the final score counts it)."""
+    return frame[frame["home_final_score"].notna() & frame["spread_line"].notna()]
+
+
+def from_nflverse(pbp: pd.DataFrame, source: str = "input") -> pd.DataFrame:
+    """nflverse play-by-play (full schema) → the model columns, one row per input row, in input order."""
+    missing = [c for c in NFLVERSE_REQUIRED if c not in pbp.columns]
+    if missing:
+        raise MissingColumnsError(f"{source} lacks column(s) the models need: {', '.join(missing)}")
+    out = pd.DataFrame({"game_id": pbp["game_id"], "play_id": pbp["play_id"], "season": pbp["season"]})
+    out["quarter"] = pbp["qtr"]
+    posteam = pbp["posteam"].where(pbp["posteam"].notna(), pbp["home_team"])  # no possession: home's view
+    is_home = posteam == pbp["home_team"]
+    out["posteam_is_home"] = is_home.astype(float)
+    for column in ("half_seconds_remaining", "game_seconds_remaining", "down", "ydstogo", "yardline_100"):
+        out[column] = pbp[column]
+    own, other = pbp["posteam_score"], pbp["defteam_score"]
+    out["home_score"] = np.where(is_home, own, other)
+    out["away_score"] = np.where(is_home, other, own)
+    # rows without possession (timeouts, quarter ends) carry the game's last known score
+    for side in ("home_score", "away_score"):
+        out[side] = out.groupby("game_id")[side].transform(lambda s: s.ffill().fillna(0))
+    out["score_differential"] = np.where(is_home, 1, -1) * (out["home_score"] - out["away_score"])
+    own_to, other_to = pbp["posteam_timeouts_remaining"], pbp["defteam_timeouts_remaining"]
+    out["posteam_timeouts_remaining"], out["defteam_timeouts_remaining"] = own_to, other_to
+    out["home_timeouts_remaining"] = np.where(is_home, own_to, other_to)
+    out["away_timeouts_remaining"] = np.where(is_home, other_to, own_to)
+    out["receive_2h_ko"] = ((pbp["qtr"] <= 2) & (posteam == _opening_kicking_team(pbp))).astype(float)
+    out["spread_line"], out["total_line"] = pbp["spread_line"], pbp["total_line"]
+    elapsed = ((3600 - out["game_seconds_remaining"]) / 3600).clip(0, 1)
+    decay = np.exp(-4 * elapsed)
+    out["diff_time_ratio"] = out["score_differential"] / decay
+    out["spread_time"] = np.where(is_home, 1, -1) * out["spread_line"] * decay
+    return _numeric(out)
+
+
+def _opening_kicking_team(pbp: pd.DataFrame) -> pd.Series:
+    """The team that kicked off to start the game (it receives the second-half kickoff), per row."""
+    if "home_opening_kickoff" in pbp.columns and pbp["home_opening_kickoff"].notna().all():
+        return pd.Series(
+            np.where(pbp["home_opening_kickoff"] == 1, pbp["away_team"], pbp["home_team"]), pbp.index
+        )
+    kickoffs = (
+        pbp[(pbp.get("play_type") == "kickoff") & pbp["posteam"].notna()] if "play_type" in pbp else pbp[:0]
+    )
+    receiving = kickoffs.groupby("game_id")["posteam"].first()  # nflverse: posteam on a kickoff receives it
+    first_receiver = pbp["game_id"].map(receiving)
+    return pd.Series(
+        np.where(first_receiver == pbp["home_team"], pbp["away_team"], pbp["home_team"]), pbp.index
+    ).where(first_receiver.notna())
+
+
+def matrix(frame: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
+    """The float32 feature matrix in the given column order (NaN = missing, which xgboost handles)."""
+    return frame.loc[:, list(features)].to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def home_wp(posteam_wp: np.ndarray, posteam_is_home: np.ndarray) -> np.ndarray:
+    """The home team's win probability from posteam's."""
+    return np.where(posteam_is_home > 0.5, posteam_wp, 1.0 - posteam_wp)

@@ -1,0 +1,106 @@
+"""From mart rows to a candidate model: leave-one-season-out evaluation, then the final fit on all seasons."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.evaluate import (
+    calibration_table,
+    loso_predict,
+    per_quarter_table,
+    score_metrics,
+    wp_metrics_by_season,
+)
+from models.features import score_training_rows, wp_training_rows
+from models.registry import Candidate
+from models.train import LogisticWpModel, ScoreModel, WpModel
+
+WP_VARIANTS = ("home_wp", "home_wp_spread")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How one registry model is trained and judged."""
+
+    name: str
+    model_class: type
+    training_rows: Callable[[pd.DataFrame], pd.DataFrame]
+    evaluate: Callable[[pd.DataFrame], dict]
+
+
+def _posteam_view(predictions: pd.DataFrame) -> pd.DataFrame:
+    """nflfastR evaluates posteam's win probability against posteam's result; do the same."""
+    out = predictions.copy()
+    for variant in WP_VARIANTS:
+        out[variant] = np.where(out["posteam_is_home"] > 0.5, out[variant], 1.0 - out[variant])
+    return out
+
+
+def evaluate_wp(predictions: pd.DataFrame) -> dict:
+    view = _posteam_view(predictions)
+    variants = {v: wp_metrics_by_season(view, v, "posteam_win") for v in WP_VARIANTS}
+    spread = variants["home_wp_spread"]
+    return {
+        "variants": variants,
+        "per_quarter": {v: per_quarter_table(view, v, "posteam_win").to_dict("records") for v in WP_VARIANTS},
+        "calibration": {
+            v: calibration_table(view["posteam_win"], view[v], view["quarter"]).to_dict("records")
+            for v in WP_VARIANTS
+        },
+        "selection": {
+            "metric": "log_loss",
+            "variant": "home_wp_spread",
+            "by_season": {s: m["log_loss"] for s, m in spread["by_season"].items()},
+            "calibration_error_by_season": {
+                s: m["calibration_error"] for s, m in spread["by_season"].items()
+            },
+        },
+    }
+
+
+def evaluate_score(predictions: pd.DataFrame) -> dict:
+    by_season = {str(s): score_metrics(p) for s, p in predictions.groupby("season")}
+    return {
+        "overall": score_metrics(predictions),
+        "by_season": by_season,
+        "selection": {
+            "metric": "mae_per_team",
+            "by_season": {s: m["mae_per_team"] for s, m in by_season.items()},
+        },
+    }
+
+
+SPECS = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("nfl_wp", WpModel, wp_training_rows, evaluate_wp),
+        ModelSpec("nfl_wp_baseline", LogisticWpModel, wp_training_rows, evaluate_wp),
+        ModelSpec("nfl_score", ScoreModel, score_training_rows, evaluate_score),
+    )
+}
+
+
+def fingerprint(rows: pd.DataFrame) -> str:
+    """sha256 of the training rows' content (row order included), to tell which data made a model."""
+    hashed = pd.util.hash_pandas_object(rows.reset_index(drop=True), index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def train_candidate(spec: ModelSpec, frame: pd.DataFrame, log: Callable[[str], None] = print) -> Candidate:
+    """Evaluate `spec` leave-one-season-out on `frame` (mart rows), then fit it on all training rows."""
+    rows = spec.training_rows(frame)
+    seasons = sorted(int(s) for s in rows["season"].unique())
+    log(f"{spec.name}: leave-one-season-out over {seasons} ({len(rows)} training rows)")
+    predictions, folds = loso_predict(
+        rows, spec.model_class.fit, lambda model, held_out: model.predict(held_out)
+    )
+    metrics = spec.evaluate(predictions)
+    metrics["folds"] = [{"held_out": f.held_out, "training_seasons": list(f.training_seasons)} for f in folds]
+    log(f"{spec.name}: fitting the final model on {seasons}")
+    model = spec.model_class.fit(rows)
+    return Candidate(spec.name, model, seasons, len(rows), fingerprint(rows), metrics)

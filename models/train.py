@@ -1,0 +1,288 @@
+"""The NFL models: xgboost win probability (with and without the spread), a logistic baseline, final score.
+
+Each model is a small class with `fit`, `predict` (a dict of named arrays), `save` and `load`; artifacts are
+xgboost's own UBJ format and plain JSON, never pickles. Hyper-parameters of the WP models are nflfastR's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.linear_model import LogisticRegression
+
+from models.features import MONOTONE, SCORE_FEATURES, WP_FEATURES, WP_SPREAD_FEATURES, home_wp, matrix
+
+THREADS = 2
+
+
+@dataclass(frozen=True)
+class BoosterSpec:
+    """One xgboost model: its features (in order), parameters and rounds."""
+
+    features: tuple[str, ...]
+    params: dict
+    rounds: int
+
+    def full_params(self) -> dict:
+        params = {"tree_method": "hist", "nthread": THREADS, "seed": 2026, **self.params}
+        if params.get("objective") == "binary:logistic":
+            params["monotone_constraints"] = (
+                "(" + ",".join(str(MONOTONE.get(f, 0)) for f in self.features) + ")"
+            )
+        return params
+
+    def fit(
+        self, frame: pd.DataFrame, label: pd.Series, base_margin: np.ndarray | None = None
+    ) -> xgb.Booster:
+        data = xgb.DMatrix(
+            matrix(frame, self.features), label=label.to_numpy(dtype=np.float32), base_margin=base_margin
+        )
+        return xgb.train(self.full_params(), data, num_boost_round=self.rounds)
+
+
+# nflfastR's vegas_wp and wp models (MODEL-WP scripts): same parameters, same feature order
+WP_SPREAD = BoosterSpec(
+    WP_SPREAD_FEATURES,
+    {
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+        "eta": 0.05,
+        "gamma": 0.79012017,
+        "subsample": 0.9224245,
+        "colsample_bytree": 5 / 12,
+        "max_depth": 5,
+        "min_child_weight": 7,
+    },
+    534,
+)
+WP_NO_SPREAD = BoosterSpec(
+    WP_FEATURES,
+    {
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+        "eta": 0.2,
+        "gamma": 0,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+        "max_depth": 4,
+        "min_child_weight": 1,
+    },
+    65,
+)
+# corrections to the lines' prior from the game state: shallow, heavily regularized (measured in LOSO)
+SCORE = BoosterSpec(
+    SCORE_FEATURES,
+    {
+        "objective": "reg:squarederror",
+        "eta": 0.05,
+        "max_depth": 4,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+        "min_child_weight": 2000,
+        "lambda": 10,
+    },
+    200,
+)
+
+
+def predict_booster(
+    booster: xgb.Booster,
+    frame: pd.DataFrame,
+    features: tuple[str, ...],
+    base_margin: np.ndarray | None = None,
+) -> np.ndarray:
+    return booster.inplace_predict(matrix(frame, features), base_margin=base_margin).astype(np.float64)
+
+
+# league-wide points per team per game (2019-2023) for games without lines
+MEAN_TEAM_POINTS = 22.5
+
+
+def line_prior(total_line, spread_line, game_seconds_remaining) -> tuple[np.ndarray, np.ndarray]:
+    """Points still to come for home and away implied by the pre-game lines and the share of time left.
+
+    The score model learns corrections to this prior, so at kickoff it starts from the market's own view.
+    Accepts arrays or scalars; a missing line falls back to the league average.
+    """
+    total = np.nan_to_num(np.asarray(total_line, dtype=np.float64), nan=2 * MEAN_TEAM_POINTS)
+    spread = np.nan_to_num(np.asarray(spread_line, dtype=np.float64), nan=0.0)
+    share = np.clip(np.nan_to_num(np.asarray(game_seconds_remaining, dtype=np.float64)) / 3600, 0, 1)
+    return (total + spread) / 2 * share, (total - spread) / 2 * share
+
+
+def frame_prior(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    return line_prior(frame["total_line"], frame["spread_line"], frame["game_seconds_remaining"])
+
+
+class Model(Protocol):
+    kind: ClassVar[str]
+
+    def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]: ...
+    def save(self, folder: Path) -> None: ...
+    def describe(self) -> dict: ...
+
+
+def _save_boosters(folder: Path, boosters: dict[str, xgb.Booster]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, booster in boosters.items():
+        booster.save_model(str(folder / f"{name}.ubj"))
+
+
+def _load_booster(folder: Path, name: str) -> xgb.Booster:
+    booster = xgb.Booster()
+    booster.load_model(str(folder / f"{name}.ubj"))
+    booster.set_param({"nthread": THREADS})
+    return booster
+
+
+@dataclass
+class WpModel:
+    """Home win probability from two xgboost models of posteam's win: without and with the spread."""
+
+    kind: ClassVar[str] = "xgboost_wp"
+    wp: xgb.Booster
+    wp_spread: xgb.Booster
+    specs: ClassVar[dict[str, BoosterSpec]] = {"wp": WP_NO_SPREAD, "wp_spread": WP_SPREAD}
+
+    @classmethod
+    def fit(cls, rows: pd.DataFrame) -> WpModel:
+        return cls(WP_NO_SPREAD.fit(rows, rows["posteam_win"]), WP_SPREAD.fit(rows, rows["posteam_win"]))
+
+    def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        is_home = frame["posteam_is_home"].to_numpy()
+        return {
+            "home_wp": home_wp(predict_booster(self.wp, frame, WP_NO_SPREAD.features), is_home),
+            "home_wp_spread": home_wp(predict_booster(self.wp_spread, frame, WP_SPREAD.features), is_home),
+        }
+
+    def save(self, folder: Path) -> None:
+        _save_boosters(folder, {"wp": self.wp, "wp_spread": self.wp_spread})
+
+    @classmethod
+    def load(cls, folder: Path) -> WpModel:
+        return cls(_load_booster(folder, "wp"), _load_booster(folder, "wp_spread"))
+
+    def describe(self) -> dict:
+        return {
+            name: {"features": list(s.features), "params": s.full_params(), "rounds": s.rounds}
+            for name, s in self.specs.items()
+        }
+
+
+@dataclass
+class LogisticWpModel:
+    """Baseline: logistic regression on the same features (standardized, missing → training median)."""
+
+    kind: ClassVar[str] = "logistic_wp"
+    coefficients: dict[str, dict]  # variant -> {features, center, scale, coef, intercept}
+
+    @staticmethod
+    def _fit_one(rows: pd.DataFrame, features: tuple[str, ...]) -> dict:
+        x = matrix(rows, features).astype(np.float64)
+        center = np.nanmedian(x, axis=0)
+        x = np.where(np.isnan(x), center, x)
+        scale = x.std(axis=0)
+        scale[scale == 0] = 1.0
+        fitted = LogisticRegression(max_iter=1000).fit((x - center) / scale, rows["posteam_win"].to_numpy())
+        return {
+            "features": list(features),
+            "center": center.tolist(),
+            "scale": scale.tolist(),
+            "coef": fitted.coef_[0].tolist(),
+            "intercept": float(fitted.intercept_[0]),
+        }
+
+    @classmethod
+    def fit(cls, rows: pd.DataFrame) -> LogisticWpModel:
+        return cls(
+            {"wp": cls._fit_one(rows, WP_FEATURES), "wp_spread": cls._fit_one(rows, WP_SPREAD_FEATURES)}
+        )
+
+    def _posteam_wp(self, frame: pd.DataFrame, variant: str) -> np.ndarray:
+        c = self.coefficients[variant]
+        x = matrix(frame, tuple(c["features"])).astype(np.float64)
+        center = np.asarray(c["center"])
+        z = ((np.where(np.isnan(x), center, x) - center) / np.asarray(c["scale"])) @ np.asarray(c["coef"])
+        return 1.0 / (1.0 + np.exp(-(z + c["intercept"])))
+
+    def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        is_home = frame["posteam_is_home"].to_numpy()
+        return {
+            "home_wp": home_wp(self._posteam_wp(frame, "wp"), is_home),
+            "home_wp_spread": home_wp(self._posteam_wp(frame, "wp_spread"), is_home),
+        }
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "logistic.json").write_text(json.dumps(self.coefficients, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path) -> LogisticWpModel:
+        return cls(json.loads((folder / "logistic.json").read_text()))
+
+    def describe(self) -> dict:
+        return {
+            name: {"features": c["features"], "model": "sklearn LogisticRegression"}
+            for name, c in self.coefficients.items()
+        }
+
+
+@dataclass
+class ScoreModel:
+    """Predicted final home and away points: current score + points still to come.
+
+    One two-output xgboost model (home, away) learns corrections to the lines' prior (`line_prior`), so a
+    prediction is one call, which keeps single-play inference fast.
+    """
+
+    kind: ClassVar[str] = "xgboost_score"
+    booster: xgb.Booster
+
+    @classmethod
+    def fit(cls, rows: pd.DataFrame) -> ScoreModel:
+        to_come = pd.DataFrame(
+            {
+                "home": rows["home_final_score"] - rows["home_score"],
+                "away": rows["away_final_score"] - rows["away_score"],
+            }
+        )
+        return cls(SCORE.fit(rows, to_come, base_margin=np.column_stack(frame_prior(rows))))
+
+    def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        to_come = predict_booster(self.booster, frame, SCORE.features, np.column_stack(frame_prior(frame)))
+        to_come = np.clip(to_come, 0, None)
+        return {
+            "pred_home_score": frame["home_score"].to_numpy() + to_come[:, 0],
+            "pred_away_score": frame["away_score"].to_numpy() + to_come[:, 1],
+        }
+
+    def save(self, folder: Path) -> None:
+        _save_boosters(folder, {"points_to_come": self.booster})
+
+    @classmethod
+    def load(cls, folder: Path) -> ScoreModel:
+        return cls(_load_booster(folder, "points_to_come"))
+
+    def describe(self) -> dict:
+        return {
+            "points_to_come": {
+                "features": list(SCORE.features),
+                "outputs": ["home", "away"],
+                "prior": "pre-game lines x share of time left (line_prior)",
+                "params": SCORE.full_params(),
+                "rounds": SCORE.rounds,
+            }
+        }
+
+
+MODEL_CLASSES: dict[str, type] = {cls.kind: cls for cls in (WpModel, LogisticWpModel, ScoreModel)}
+
+
+def load_model(kind: str, folder: Path) -> Model:
+    return MODEL_CLASSES[kind].load(folder)
