@@ -166,3 +166,37 @@ def calibration_plot(tables: dict[str, pd.DataFrame]) -> bytes:
     figure.savefig(buffer, format="png", dpi=80)
     plt.close(figure)
     return buffer.getvalue()
+
+
+def compare_with_nflfastr(pbp: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """playcast's and nflfastR's win probabilities on the same plays (posteam's view, ties excluded).
+
+    `pbp` is nflverse play-by-play with nflfastR's `home_wp`, `vegas_home_wp` and `result`; `predictions` is
+    playcast's output for the same rows, in the same order.
+    """
+    missing = [
+        c for c in ("home_wp", "vegas_home_wp", "result", "posteam", "home_team", "qtr") if c not in pbp
+    ]
+    if missing:
+        raise ValueError(
+            f"the input lacks nflfastR's column(s) needed for a comparison: {', '.join(missing)}"
+        )
+    pbp = pbp.reset_index(drop=True)
+    keep = (
+        pbp["posteam"].notna() & pbp["home_wp"].notna() & pbp["vegas_home_wp"].notna() & pbp["result"].notna()
+        & (pbp["result"] != 0) & predictions["home_wp"].notna()
+    )  # fmt: skip
+    pbp, predictions = pbp[keep], predictions.reset_index(drop=True)[keep]
+    is_home = (pbp["posteam"] == pbp["home_team"]).to_numpy()
+    label = np.where(is_home, pbp["result"] > 0, pbp["result"] < 0).astype(float)
+
+    def posteam(home: pd.Series) -> np.ndarray:
+        return np.where(is_home, home, 1 - home)
+
+    rows = {
+        "playcast wp": posteam(predictions["home_wp"]),
+        "nflfastR wp": posteam(pbp["home_wp"]),
+        "playcast wp (spread)": posteam(predictions["home_wp_spread"]),
+        "nflfastR vegas_wp": posteam(pbp["vegas_home_wp"]),
+    }
+    return pd.DataFrame({name: wp_metrics(label, p, pbp["qtr"].to_numpy()) for name, p in rows.items()}).T

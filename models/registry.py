@@ -248,3 +248,39 @@ def _write_artifact(folder: Path, candidate: Candidate, version: int) -> None:
             f"model version folder {folder} already exists; the model store and registry disagree"
         )
     staging.rename(folder)
+
+
+def regression(metrics: dict, incumbent: Entry | None, tolerances: dict[str, float]) -> dict:
+    """Whether a challenger regresses against the champion beyond `tolerances` (metric → allowed increase).
+
+    Compared on the held-out seasons both were evaluated on; metrics missing from either side are skipped.
+    """
+    if incumbent is None:
+        return {"passed": True, "reason": "no champion to compare with"}
+    mine, theirs = metrics["selection"], incumbent.metrics["selection"]
+    keys = {
+        "log_loss": "by_season",
+        "mae_per_team": "by_season",
+        "calibration_error": "calibration_error_by_season",
+    }
+    results = {}
+    for metric, allowed in tolerances.items():
+        key = keys[metric]
+        if metric in ("log_loss", "mae_per_team") and mine["metric"] != metric:
+            continue
+        common = sorted(set(mine.get(key, {})) & set(theirs.get(key, {})))
+        if not common:
+            continue
+        new = sum(mine[key][s] for s in common) / len(common)
+        old = sum(theirs[key][s] for s in common) / len(common)
+        results[metric] = {
+            "challenger": new,
+            "champion": old,
+            "allowed_increase": allowed,
+            "ok": new <= old + allowed,
+        }
+    return {
+        "passed": all(r["ok"] for r in results.values()),
+        "champion_version": incumbent.version,
+        "metrics": results,
+    }

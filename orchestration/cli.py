@@ -18,6 +18,7 @@ import stream.cli
 from warehouse import WarehouseBusyError, connect, warehouse_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # runs keep their full logs in the UI
 
 
 def dagster_home() -> Path:
@@ -64,16 +65,56 @@ def materialize_nfl(seasons: Sequence[int]) -> None:
     from orchestration.definitions import defs
 
     instance = dg.DagsterInstance.get()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # runs keep full logs in the UI
     for season in seasons:
         started = time.monotonic()
         result = defs.resolve_job_def("nfl_ingest").execute_in_process(
-            partition_key=str(season), instance=instance, run_config=quiet
+            partition_key=str(season), instance=instance, run_config=QUIET
         )
         print(f"  season {season}: ingested in {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
     started = time.monotonic()
-    result = defs.resolve_job_def("build_features").execute_in_process(instance=instance, run_config=quiet)
+    result = defs.resolve_job_def("build_features").execute_in_process(instance=instance, run_config=QUIET)
     print(f"  dbt build: {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
+
+
+def train_nfl() -> None:
+    """Run the retraining job (every NFL model asset) as a run in the Dagster instance."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    started = time.monotonic()
+    result = defs.resolve_job_def("retrain_nfl_models").execute_in_process(
+        instance=dg.DagsterInstance.get(), run_config=QUIET
+    )
+    print(f"  models trained and registered in {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
+
+
+def score_file(input_path: Path, output_path: Path | None) -> int:
+    """`playcast predict` (output given) or `playcast evaluate` (no output) on an nflverse file."""
+    from models.evaluate import compare_with_nflfastr
+    from models.features import MissingColumnsError
+    from models.predict import NflPredictor, NoChampionError, read_plays
+
+    try:
+        pbp = read_plays(input_path)
+        with connect(read_only=True) as con:
+            predictor = NflPredictor.from_registry(con)
+        predictions = predictor.predict_nflverse(pbp, source=str(input_path))
+        if output_path is not None:
+            output_path.parent.mkdir(parents=True, exist_ok=True)
+            predictions.to_parquet(output_path, index=False)
+            print(f"{len(predictions)} plays scored with {predictor.model_version} → {output_path}")
+            return 0
+        table = compare_with_nflfastr(pbp, predictions)
+    except (FileNotFoundError, ValueError, MissingColumnsError, NoChampionError, WarehouseBusyError) as error:
+        print(f"playcast: {error}", file=sys.stderr)
+        return 2
+    print(f"{input_path}: {int(table['plays'].iloc[0])} plays, playcast {predictor.model_version}")
+    overlap = sorted({int(s) for s in pbp["season"].unique()} & set(predictor.training_seasons))
+    if overlap:
+        print(f"note: the champion trained on season(s) {overlap} of this file: in-sample for playcast")
+    print(tabulate(table.round(4), headers="keys", tablefmt="simple"))
+    return 0
 
 
 def demo() -> int:
@@ -90,6 +131,7 @@ def demo() -> int:
     print(f"playcast demo: NFL seasons {seasons} from {mirror}")
     print(f"  warehouse {warehouse_path()}\n  dagster {home}")
     materialize_nfl(seasons)
+    train_nfl()
     print("\nRows per season:")
     run_sql(
         "select f.season, count(distinct f.game_id) as games, count(*) as plays, "
@@ -101,6 +143,14 @@ def demo() -> int:
         "as clock, home_score as kc, away_score as sf, posteam, down, ydstogo, yardline_100, "
         "left(description, 60) as description from marts.nfl_wp_features "
         "where game_id = '2023_22_SF_KC' order by play_sequence desc limit 5"
+    )
+    print("\nModel registry (metrics are leave-one-season-out):")
+    run_sql(
+        "select model_name, version, is_champion, training_seasons, "
+        "round(coalesce(metrics->>'$.variants.home_wp_spread.overall.log_loss', "
+        "metrics->>'$.overall.mae_per_team')::double, 4) as held_out_metric, "
+        "metrics->>'$.selection.metric' as metric, decision->>'$.reason' as decision "
+        "from ml.model_registry order by model_name, version"
     )
     print(
         "\nNext: `make ui` serves the Dagster UI at http://127.0.0.1:3000 (assets, lineage, runs);\n"
@@ -151,6 +201,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = commands.add_parser("materialize", help="load NFL seasons and build the marts through Dagster")
     load.add_argument("sport", choices=["nfl"])
     load.add_argument("--seasons", required=True, help="e.g. 2019-2023 or 2021,2023")
+    train = commands.add_parser("train", help="train, evaluate and register the models through Dagster")
+    train.add_argument("sport", choices=["nfl"])
+    predict = commands.add_parser("predict", help="score an nflverse play-by-play file with the champions")
+    predict.add_argument("sport", choices=["nfl"])
+    predict.add_argument("--input", required=True, type=Path, help="nflverse pbp, .parquet or .csv")
+    predict.add_argument("--output", required=True, type=Path, help="where to write the .parquet result")
+    evaluate = commands.add_parser("evaluate", help="playcast's metrics next to nflfastR's on the same plays")
+    evaluate.add_argument("sport", choices=["nfl"])
+    evaluate.add_argument(
+        "--input", required=True, type=Path, help="nflverse pbp with home_wp, vegas_home_wp"
+    )
     commands.add_parser("demo", help="run the whole flow on the data mirror and show the result")
     serve = commands.add_parser("ui", help="serve the Dagster UI with the daemon")
     serve.add_argument("--host", default="127.0.0.1")
@@ -165,6 +226,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         dagster_home()
         materialize_nfl(parse_seasons(args.seasons))
         return 0
+    if args.command == "train":
+        dagster_home()
+        train_nfl()
+        return 0
+    if args.command in ("predict", "evaluate"):
+        return score_file(args.input, args.output if args.command == "predict" else None)
     if args.command == "demo":
         return demo()
     return ui(args.host, args.port)

@@ -34,12 +34,20 @@ class SourceData(dg.ConfigurableResource):
         return f"mirror {self.mirror_path}" if self.mirror else "network"
 
 
+class ModelStore(dg.ConfigurableResource):
+    """Folder of versioned model artifacts (`PLAYCAST_MODEL_STORE`, default `warehouse/model_store`)."""
+
+    path: str
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources configured from the environment, as the code location and the CLI use them."""
     from assets.dbt import dbt_resource  # dagster-dbt is heavy; only the code location needs it
+    from models.registry import model_store
 
     return {
         "warehouse": Warehouse(path=str(warehouse_path())),
+        "model_store": ModelStore(path=str(model_store())),
         "source_data": SourceData(mirror=os.environ.get("PLAYCAST_DATA_MIRROR") or None),
         "dbt": dbt_resource(),
     }

@@ -1,4 +1,5 @@
-"""A season backfill as a user launches it: `dagster job backfill`, run by the real daemon, pool-limited."""
+"""A season backfill as a user launches it (`dagster job backfill`), run by the real daemon, pool-limited,
+followed by the automation it sets off: dbt rebuilds the marts and the models retrain."""
 
 import itertools
 import os
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SEASONS = ("2019", "2022")
+MODEL = dg.AssetKey(["ml", "nfl_wp_model"])
 
 
 def step_intervals(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float, str]]:
@@ -31,7 +33,7 @@ def step_intervals(instance: dg.DagsterInstance, run_id: str) -> list[tuple[floa
     return intervals
 
 
-def test_backfill_of_two_seasons_through_the_daemon(tmp_path, data_mirror):
+def test_backfill_of_two_seasons_then_automatic_dbt_build_and_retraining(tmp_path, data_mirror):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
@@ -41,6 +43,7 @@ def test_backfill_of_two_seasons_through_the_daemon(tmp_path, data_mirror):
         "DAGSTER_HOME": str(home),
         "PLAYCAST_WAREHOUSE": str(warehouse),
         "PLAYCAST_DATA_MIRROR": str(data_mirror),
+        "PLAYCAST_MODEL_STORE": str(tmp_path / "model_store"),
     }
     workspace = ["-w", str(REPO_ROOT / "workspace.yaml")]
     launch = [BIN / "dagster", "job", "backfill", "-j", "nfl_ingest", "--partitions", ",".join(SEASONS)]
@@ -59,23 +62,34 @@ def test_backfill_of_two_seasons_through_the_daemon(tmp_path, data_mirror):
     )
     instance = dg.DagsterInstance.from_config(str(home))
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 420
         while time.monotonic() < deadline:
             runs = instance.get_runs()
-            if len(runs) == len(SEASONS) and all(r.is_finished for r in runs):
+            trained = instance.get_latest_materialization_event(MODEL) is not None
+            if trained and all(r.is_finished for r in runs):
                 break
             time.sleep(2)
     finally:
         daemon.terminate()
         daemon.wait(timeout=60)
 
-    runs = instance.get_runs()
+    all_runs = instance.get_runs()
+    runs = [r for r in all_runs if "dagster/backfill" in r.tags]
+    automated = [r for r in all_runs if "dagster/backfill" not in r.tags]
+    assert automated, "the automation sensor launched no run after the backfill"
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in automated), [r.status for r in automated]
+    for key in (["marts", "nfl_wp_features"], ["ml", "nfl_wp_model"], ["ml", "nfl_score_model"]):
+        assert instance.get_latest_materialization_event(dg.AssetKey(key)) is not None, key
     assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(SEASONS)
     assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * len(SEASONS)
 
     con = duckdb.connect(str(warehouse), read_only=True)
     loaded = dict(con.execute("select season, count(*) from raw.nfl_pbp group by 1").fetchall())
+    marts = dict(con.execute("select season, count(*) from marts.nfl_wp_features group by 1").fetchall())
+    registered = con.execute("select model_name, version from ml.model_registry order by 1").fetchall()
     con.close()
+    assert set(marts) == {int(s) for s in SEASONS}
+    assert registered == [("nfl_score", 1), ("nfl_wp", 1), ("nfl_wp_baseline", 1)]
     subset = data_mirror / "nfl" / "nflverse_pbp_subset"
     assert loaded == {int(s): pq.ParquetFile(subset / f"pbp_{s}.parquet").metadata.num_rows for s in SEASONS}
 

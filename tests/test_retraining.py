@@ -1,0 +1,74 @@
+"""Scheduled retraining and retraining on new data, evaluated the way the daemon evaluates them."""
+
+import datetime as dt
+
+import dagster as dg
+from dagster._core.utils import make_new_run_id
+from dagster._utils.schedules import cron_string_iterator
+
+from orchestration.definitions import defs
+from sensors.schedules import RAW_NFL, RETRAIN_CRON, marts_on_new_seasons, weekly_retrain
+
+MODELS = {dg.AssetKey(["ml", name]) for name in ("nfl_wp_model", "nfl_wp_baseline_model", "nfl_score_model")}
+MART = dg.AssetKey(["marts", "nfl_wp_features"])
+
+
+def test_weekly_schedule_runs_the_retraining_job_in_season():
+    assert RETRAIN_CRON == "0 6 * 9-12,1-2 2"
+    assert weekly_retrain.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert weekly_retrain.job_name == "retrain_nfl_models"
+    job = defs.resolve_job_def(weekly_retrain.job_name)
+    assert set(job.asset_layer.executable_asset_keys) >= MODELS
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 24, 6, tzinfo=dt.UTC))
+    [request] = weekly_retrain.evaluate_tick(context).run_requests
+    assert request.tags["dagster/schedule_name"] == "weekly_nfl_retrain"
+    # it fires on Tuesdays 06:00 New York time, September to February only
+    fire_times = cron_string_iterator(dt.datetime(2026, 3, 1).timestamp(), RETRAIN_CRON, "America/New_York")
+    first, second = next(fire_times), next(fire_times)
+    assert (first.month, first.day, first.weekday(), first.hour) == (9, 1, 1, 6)
+    assert (second - first).days == 7
+
+
+def test_new_mart_data_requests_retraining_of_every_model():
+    instance = dg.DagsterInstance.ephemeral()
+    selection = dg.AssetSelection.assets(*MODELS)
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+    for key in MODELS:  # the first evaluation: models never materialized, but the mart is missing too
+        assert first.get_num_requested(key) == 0
+
+    for key in (MART, *MODELS):
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    settled = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=selection, cursor=first.cursor
+    )
+    assert all(settled.get_num_requested(key) == 0 for key in MODELS)
+
+    instance.report_runless_asset_event(dg.AssetMaterialization(MART))  # a dbt build wrote new mart rows
+    updated = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=selection, cursor=settled.cursor
+    )
+    assert {key for key in MODELS if updated.get_num_requested(key) == 1} == MODELS
+
+
+def test_new_raw_seasons_request_one_dbt_build_after_ingest_finishes():
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick(cursor: str | None):
+        return marts_on_new_seasons.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+    assert tick(None).run_requests == [] and "no new raw season" in tick(None).skip_message
+    for partition in ("2022", "2023"):
+        instance.report_runless_asset_event(dg.AssetMaterialization(RAW_NFL[2], partition=partition))
+    ingesting = instance.add_run(
+        dg.DagsterRun(job_name="nfl_ingest", run_id=make_new_run_id(), status=dg.DagsterRunStatus.STARTED)
+    )
+    assert "waiting for the running ingest" in tick(None).skip_message
+
+    instance.handle_run_event(  # the backfill's last run ends
+        ingesting.run_id,
+        dg.DagsterEvent(dg.DagsterEventType.RUN_SUCCESS.value, job_name="nfl_ingest", message="done"),
+    )
+    result = tick(None)
+    [request] = result.run_requests
+    assert result.cursor and request.run_key == f"raw-nfl-{result.cursor}"
+    assert tick(result.cursor).run_requests == []  # nothing new since that build
