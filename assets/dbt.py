@@ -1,10 +1,7 @@
 """The dbt project as Dagster assets: raw sources → staging → intermediate → marts, one lineage."""
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -17,40 +14,9 @@ from dagster_dbt import (
 )
 
 from orchestration.resources import Warehouse
-from warehouse import warehouse_path
+from warehouse.dbt_sql import DBT_EXECUTABLE, DBT_PROJECT_DIR, ensure_manifest, live_nfl_features_sql
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
-DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")  # the venv's dbt, whatever PATH says
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-
-
-def _newest_source_mtime() -> float:
-    files = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
-    for folder in ("models", "macros", "tests"):
-        files += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
-    return max(p.stat().st_mtime for p in files if p.exists())
-
-
-def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing or older than the project files (a fresh clone)."""
-    manifest = dbt_project.manifest_path
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
-        env = {**os.environ, "PLAYCAST_WAREHOUSE": str(warehouse_path())}  # parse needs the profile only
-        subprocess.run(
-            [
-                str(Path(sys.executable).parent / "dbt"),
-                "parse",
-                "--quiet",
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-            ],
-            check=True,
-            env=env,
-            cwd=DBT_PROJECT_DIR,
-        )
-    return manifest
 
 
 class PlaycastDbtTranslator(DagsterDbtTranslator):
@@ -70,6 +36,9 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(
         project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE
     )
+
+
+live_nfl_features_sql()  # render the live feature SQL with the project, so live runs find it ready
 
 
 @dbt_assets(

@@ -67,13 +67,12 @@ class MissingColumnsError(ValueError):
     """An input lacks columns the models need."""
 
 
-def mart_frame(con, seasons: list[int] | None = None) -> pd.DataFrame:
-    """Every mart play (with possession known) with keys, features, labels and the training flags."""
+def mart_frame(con, relation: str = "marts.nfl_wp_features") -> pd.DataFrame:
+    """Every play with possession known of a mart-shaped relation: keys, features, labels, training flags."""
     columns = ", ".join(dict.fromkeys((*KEYS, *ALL_FEATURES, *LABELS)))
-    where = "posteam is not null" + (f" and season in ({', '.join(map(str, seasons))})" if seasons else "")
     frame = con.execute(
         f"select {columns}, is_model_play, is_regulation, play_type "
-        f"from marts.nfl_wp_features where {where} order by game_id, play_id"
+        f"from {relation} where posteam is not null order by game_id, play_id"
     ).df()
     return _numeric(frame)
 

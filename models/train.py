@@ -14,7 +14,6 @@ from typing import ClassVar, Protocol
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from sklearn.linear_model import LogisticRegression
 
 from models.features import MONOTONE, SCORE_FEATURES, WP_FEATURES, WP_SPREAD_FEATURES, home_wp, matrix
 
@@ -184,6 +183,8 @@ class LogisticWpModel:
 
     @staticmethod
     def _fit_one(rows: pd.DataFrame, features: tuple[str, ...]) -> dict:
+        from sklearn.linear_model import LogisticRegression  # only training needs scikit-learn
+
         x = matrix(rows, features).astype(np.float64)
         center = np.nanmedian(x, axis=0)
         x = np.where(np.isnan(x), center, x)

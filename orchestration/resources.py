@@ -34,6 +34,12 @@ class SourceData(dg.ConfigurableResource):
         return f"mirror {self.mirror_path}" if self.mirror else "network"
 
 
+class Kafka(dg.ConfigurableResource):
+    """Kafka bootstrap servers (`PLAYCAST_KAFKA_BOOTSTRAP`, default 127.0.0.1:9092): any Kafka, or Tansu."""
+
+    bootstrap: str
+
+
 class ModelStore(dg.ConfigurableResource):
     """Folder of versioned model artifacts (`PLAYCAST_MODEL_STORE`, default `warehouse/model_store`)."""
 

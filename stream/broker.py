@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -145,6 +146,9 @@ class LocalBroker:
         self.log_path = log_path
         self.die_with_parent = die_with_parent
         self.process: subprocess.Popen | None = None
+        # a new id per start: the memory storage begins a new log at offset 0, which consumers must not
+        # mistake for the old one (stream/offsets.py cluster_id)
+        self.cluster_id = f"playcast-{uuid.uuid4().hex[:12]}"
 
     def command(self) -> list[str]:
         url = f"tcp://{self.host}:{self.port}"
@@ -158,7 +162,7 @@ class LocalBroker:
             "--storage-engine",
             "memory://tansu/",
             "--cluster-id",
-            "playcast",
+            self.cluster_id,
         ]
 
     def _log_tail(self, lines: int = 20) -> str:

@@ -79,6 +79,19 @@ def make_consumer(bootstrap: str, **config) -> KafkaConsumer:
     return KafkaConsumer(**settings)
 
 
+def cluster_id(bootstrap: str, *, consumer: KafkaConsumer | None = None) -> str:
+    """The cluster's id from its metadata: offsets are only comparable within one cluster (an in-memory
+    broker that restarts starts a new log, and a new id, at offset 0)."""
+    own = consumer is None
+    consumer = consumer or make_consumer(bootstrap)
+    try:
+        consumer.topics()  # a metadata request
+        return str(consumer._client.cluster.cluster_id)
+    finally:
+        if own:
+            consumer.close()
+
+
 def partitions(consumer: KafkaConsumer, topic: str) -> list[int]:
     found = consumer.partitions_for_topic(topic)
     if not found:

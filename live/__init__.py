@@ -1,0 +1,1 @@
+"""Live micro-batch scoring (no Dagster here): Kafka records → live tables → mart features → predictions."""

@@ -1,0 +1,63 @@
+"""The micro-batch sensor: each tick turns the new offsets of the play topic into scoring runs.
+
+The cursor (JSON: the cluster id and the next offset per partition) is the source of truth; no consumer
+group commits. A run's key is its cluster, topic and offset ranges, so the same slice is never scored by two
+runs. A new cluster id (an in-memory broker restarted with a new log) starts the cursor over at offset 0.
+"""
+
+import json
+import os
+
+import dagster as dg
+from kafka.errors import KafkaError
+
+from orchestration.resources import Kafka
+from stream import NFL_TOPIC
+from stream.offsets import CursorAheadError, OffsetError, advance, cluster_id, next_ranges, ranges_key
+
+# events per run: large slices catch up on a backlog fast; live traffic makes small ones anyway
+MAX_EVENTS = int(os.environ.get("PLAYCAST_LIVE_MAX_EVENTS", "50000"))
+MAX_RUNS_PER_TICK = 4
+
+
+@dg.sensor(
+    job_name="nfl_live_scoring",
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=f"New offsets of `{NFL_TOPIC}` → micro-batch scoring runs (up to PLAYCAST_LIVE_MAX_EVENTS).",
+)
+def nfl_plays_sensor(context: dg.SensorEvaluationContext, kafka: Kafka):
+    saved = json.loads(context.cursor or "{}")
+    requests = []
+    try:
+        cluster = cluster_id(kafka.bootstrap)
+        cursor = (
+            {int(p): o for p, o in saved.get("next", {}).items()} if saved.get("cluster") == cluster else {}
+        )
+        for _ in range(MAX_RUNS_PER_TICK):
+            ranges = next_ranges(kafka.bootstrap, NFL_TOPIC, cursor, MAX_EVENTS, timeout_s=2.0)
+            if not ranges:
+                break
+            key = f"{cluster}/{ranges_key(NFL_TOPIC, ranges)}"
+            config = {
+                "cluster": cluster,
+                "topic": NFL_TOPIC,
+                "ranges": {str(p): [s, e] for p, (s, e) in ranges.items()},
+            }
+            requests.append(
+                dg.RunRequest(
+                    run_key=key,
+                    run_config={"ops": {"nfl_live_scoring": {"config": config}}},
+                    tags={"playcast/offsets": key},
+                )
+            )
+            cursor = advance(cursor, ranges)
+    except CursorAheadError as error:
+        context.update_cursor("{}")  # the topic was recreated: start over at 0
+        return dg.SkipReason(f"cursor reset: {error}")
+    except (KafkaError, OffsetError) as error:
+        return dg.SkipReason(f"Kafka at {kafka.bootstrap} not readable: {type(error).__name__}: {error}")
+    if not requests:
+        return dg.SkipReason(f"no new events on {NFL_TOPIC}")
+    context.update_cursor(json.dumps({"cluster": cluster, "next": {str(p): o for p, o in cursor.items()}}))
+    return requests

@@ -1,0 +1,66 @@
+"""The dbt project from plain Python: its paths, `dbt parse`, and SQL rendered from its macros.
+
+Live scoring runs the feature SQL of the marts without running dbt: `dbt compile --inline` renders the same
+macro once (whenever the project changes) and the compiled SQL is cached under `dbt_project/target/`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")  # the venv's dbt, whatever PATH says
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+# the whole feature path over feed-shaped rows in a relation named `live_plays` (see macros/nfl/)
+LIVE_NFL_FEATURES = "{{ nfl_wp_features_from_feed('live_plays', 'raw.nfl_games') }}"
+LIVE_NFL_FEATURES_SQL = DBT_PROJECT_DIR / "target" / "live_nfl_wp_features.sql"
+
+
+def newest_source_mtime() -> float:
+    """When any file dbt reads last changed."""
+    files = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        files += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return max(p.stat().st_mtime for p in files if p.exists())
+
+
+def _is_stale(path: Path) -> bool:
+    return not path.exists() or path.stat().st_mtime < newest_source_mtime()
+
+
+def _dbt(*args: str, capture: bool = False) -> str:
+    # rendering needs no warehouse: an in-memory profile keeps dbt off the (possibly locked) file
+    env = {**os.environ, "PLAYCAST_WAREHOUSE": ":memory:"}
+    command = [DBT_EXECUTABLE, *args, "--quiet", "--project-dir", str(DBT_PROJECT_DIR)]
+    done = subprocess.run(
+        [*command, "--profiles-dir", str(DBT_PROJECT_DIR)],
+        env=env,
+        cwd=DBT_PROJECT_DIR,
+        capture_output=capture,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"`dbt {' '.join(args[:2])}` failed: {(done.stdout or '')[-2000:]}{done.stderr or ''}"
+        )
+    return done.stdout or ""
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when its manifest is missing or older than the project files (a fresh clone)."""
+    if _is_stale(MANIFEST):
+        _dbt("parse")
+    return MANIFEST
+
+
+def live_nfl_features_sql() -> str:
+    """`nfl_wp_features_from_feed` rendered over `live_plays` and `raw.nfl_games`, compiled when stale."""
+    if _is_stale(LIVE_NFL_FEATURES_SQL):
+        sql = _dbt("compile", "--inline", LIVE_NFL_FEATURES, capture=True).strip()
+        LIVE_NFL_FEATURES_SQL.parent.mkdir(parents=True, exist_ok=True)
+        LIVE_NFL_FEATURES_SQL.write_text(sql + "\n")
+    return LIVE_NFL_FEATURES_SQL.read_text()
