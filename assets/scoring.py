@@ -70,7 +70,7 @@ def nfl_live_scoring(
     with warehouse.connect() as con:
         predictor = NflPredictor.from_registry(con)
         result = process_batch(
-            con, records, context.run_id, predictor, live_nfl_features_sql(), config.cluster
+            con, records, context.run.run_id, predictor, live_nfl_features_sql(), config.cluster
         )
     offsets = {f"{config.topic}[{p}]": f"{s}-{e}" for p, (s, e) in sorted(ranges.items())}
     dead = sum(result.dead_letters.values())

@@ -40,3 +40,40 @@ def nfl_build(tmp_path_factory, data_mirror) -> NflBuild:
 @pytest.fixture(scope="session")
 def nfl_warehouse(nfl_build) -> Path:
     return nfl_build.warehouse
+
+
+@pytest.fixture(scope="session")
+def nfl_candidates(nfl_warehouse) -> dict:
+    """Every NFL model trained leave-one-season-out on the test seasons (not registered)."""
+    import duckdb
+
+    from models.features import mart_frame
+    from models.pipeline import SPECS, train_candidate
+
+    con = duckdb.connect(str(nfl_warehouse), read_only=True)
+    try:
+        frame = mart_frame(con)
+    finally:
+        con.close()
+    return {name: train_candidate(spec, frame, log=lambda _: None) for name, spec in SPECS.items()}
+
+
+@pytest.fixture(scope="session")
+def scored_warehouse(nfl_warehouse, nfl_candidates, tmp_path_factory) -> Path:
+    """A copy of the test warehouse whose registry holds a champion of every model."""
+    import shutil
+
+    import duckdb
+
+    from models.registry import register
+
+    root = tmp_path_factory.mktemp("scored")
+    path = root / "playcast.duckdb"
+    shutil.copy(nfl_warehouse, path)
+    con = duckdb.connect(str(path))
+    try:
+        for candidate in nfl_candidates.values():
+            register(con, candidate, root / "model_store")
+    finally:
+        con.close()
+    return path

@@ -30,9 +30,8 @@ def frame(nfl_warehouse) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def candidates(frame) -> dict:
-    """Every model trained leave-one-season-out on the two test seasons (2020, 2021)."""
-    return {name: train_candidate(spec, frame, log=lambda _: None) for name, spec in SPECS.items()}
+def candidates(nfl_candidates) -> dict:
+    return nfl_candidates
 
 
 def test_calibration_error_matches_a_hand_computed_example():
@@ -113,16 +112,9 @@ def cli(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def scoring_env(candidates, tmp_path_factory) -> dict:
-    """A warehouse whose registry holds champions of every model."""
-    root = tmp_path_factory.mktemp("scoring")
-    con = duckdb.connect(str(root / "playcast.duckdb"))
-    try:
-        for candidate in candidates.values():
-            register(con, candidate, root / "store")
-    finally:
-        con.close()
-    return {**os.environ, "PLAYCAST_WAREHOUSE": str(root / "playcast.duckdb")}
+def scoring_env(scored_warehouse) -> dict:
+    """The environment of a user whose warehouse holds champions of every model."""
+    return {**os.environ, "PLAYCAST_WAREHOUSE": str(scored_warehouse)}
 
 
 def test_predict_scores_a_full_schema_nflverse_file(scoring_env, data_mirror, tmp_path):

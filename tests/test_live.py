@@ -1,0 +1,210 @@
+"""Live scoring end to end: a real broker, the sensor, micro-batch runs, the warehouse and the champions."""
+
+import json
+import shutil
+
+import dagster as dg
+import duckdb
+import pytest
+from kafka import KafkaProducer
+
+from assets.scoring import nfl_live_scoring
+from live.microbatch import process_batch
+from models.predict import NflPredictor
+from orchestration.resources import Kafka, Warehouse
+from sensors import kafka as kafka_sensor
+from stream import NFL_TOPIC
+from stream.broker import LocalBroker
+from stream.events import encode
+from stream.offsets import cluster_id, read_ranges
+from stream.replay import load_game, replay_nfl
+from tests.kafka_fixtures import free_port
+
+GAME = "2021_01_BAL_LV"  # Monday night, week 1 2021: went to overtime
+OTHER = "2020_01_HOU_KC"
+# every mart column is a feature or label the live path must reproduce
+PARITY = "select * exclude (description) from {} where game_id in ('{}')"
+
+
+@pytest.fixture
+def broker():
+    with LocalBroker(f"127.0.0.1:{free_port()}") as running:
+        yield running.bootstrap
+
+
+@pytest.fixture
+def warehouse(scored_warehouse, tmp_path):
+    path = tmp_path / "playcast.duckdb"
+    shutil.copy(scored_warehouse, path)
+    return path
+
+
+def query(path, sql, params=None):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def score_new_offsets(bootstrap, warehouse, instance, cursor=None, max_events=None, monkeypatch=None):
+    """One sensor tick against the broker, then every run it requested, as Dagster runs."""
+    if max_events:
+        monkeypatch.setattr(kafka_sensor, "MAX_EVENTS", max_events)
+    resources = {"kafka": Kafka(bootstrap=bootstrap), "warehouse": Warehouse(path=str(warehouse))}
+    tick = kafka_sensor.nfl_plays_sensor.evaluate_tick(
+        dg.build_sensor_context(instance=instance, cursor=cursor, resources={"kafka": resources["kafka"]})
+    )
+    runs = [
+        dg.materialize([nfl_live_scoring], run_config=r.run_config, resources=resources, instance=instance)
+        for r in tick.run_requests
+    ]
+    return tick, runs
+
+
+def publish(bootstrap, rows, extra=()):
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for row in rows:
+        producer.send(NFL_TOPIC, key=row["game_id"].encode(), value=encode(row))
+    for key, value in extra:
+        producer.send(NFL_TOPIC, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def test_a_replayed_game_is_scored_with_the_marts_features_and_lineage(broker, warehouse, data_mirror):
+    replay_nfl(broker, [GAME, OTHER], speed="max", mirror=data_mirror)
+    instance = dg.DagsterInstance.ephemeral()
+    tick, runs = score_new_offsets(broker, warehouse, instance)
+    [request] = tick.run_requests
+    assert request.run_key.startswith(cluster_id(broker) + "/playcast.nfl.plays:")
+    assert all(run.success for run in runs)
+
+    # parity: the live features of every play equal the mart's, column by column
+    for game in (GAME, OTHER):
+        live = query(warehouse, PARITY.format("live.nfl_wp_features", game) + " except " + PARITY.format(
+            "marts.nfl_wp_features", game))  # fmt: skip
+        mart = query(warehouse, PARITY.format("marts.nfl_wp_features", game) + " except " + PARITY.format(
+            "live.nfl_wp_features", game))  # fmt: skip
+        assert live == [] and mart == []
+    [(predicted, plays, versions, offsets_ok)] = query(
+        warehouse,
+        """select count(*),
+                  (select count(*) from marts.nfl_wp_features where game_id = ? and posteam is not null),
+                  list(distinct model_version), bool_and("offset" >= 0 and run_id is not null)
+           from live.nfl_win_probability where game_id = ?""",
+        [GAME, GAME],
+    )
+    assert predicted == plays > 150 and versions == ["nfl_wp@1+nfl_score@1"] and offsets_ok
+    # a prediction traces back to its event
+    [(same,)] = query(
+        warehouse,
+        """select bool_and(e.value is not null) from live.nfl_win_probability w
+           join live.events e using (source, "topic", "partition", "offset")""",
+    )
+    assert same
+
+    events = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in runs[0].get_asset_materialization_events()
+    }
+    assert events["live/nfl_events"]["events"].value == len(load_game(GAME, data_mirror)) + len(
+        load_game(OTHER, data_mirror)
+    )
+    assert events["live/nfl_win_probability"]["model_version"].value == "nfl_wp@1+nfl_score@1"
+    assert events["live/nfl_win_probability"]["latency_p95_s"].value > 0
+
+    again, reruns = score_new_offsets(broker, warehouse, instance, cursor=tick.cursor)
+    assert again.run_requests == [] and reruns == [] and "no new events" in again.skip_message
+
+
+def test_duplicates_malformed_unknown_games_and_late_plays(broker, warehouse, data_mirror, monkeypatch):
+    plays = load_game(GAME, data_mirror)
+    late = plays.pop(40)  # a touchdown drive's play arrives after everything else
+    unknown = {**plays[0], "game_id": "2021_01_XXX_YYY"}
+    publish(broker, plays[:100] + plays[90:100])  # ten plays twice
+    instance = dg.DagsterInstance.ephemeral()
+    tick, runs = score_new_offsets(broker, warehouse, instance, max_events=60, monkeypatch=monkeypatch)
+    assert len(runs) >= 2 and all(r.success for r in runs)
+    publish(broker, [*plays[100:], late], extra=[(b"x", b"{not json"), (b"2021_01_XXX_YYY", encode(unknown))])
+    tick, runs = score_new_offsets(broker, warehouse, instance, cursor=tick.cursor)
+    assert all(r.success for r in runs)
+    revised = sum(
+        e.materialization.metadata["revised_predictions"].value
+        for r in runs
+        for e in r.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "nfl_win_probability"
+    )
+    assert revised > 0  # the late play changed the state of the plays after it
+
+    dead = query(warehouse, "select reason from live.dead_letters order by reason")
+    assert [r[0].split(" (")[0].split(":")[0] for r in dead] == [
+        "not JSON",
+        "unknown game_id '2021_01_XXX_YYY'",
+    ]
+    [(rows, distinct)] = query(
+        warehouse,
+        "select count(*), count(distinct play_id) from live.nfl_win_probability where game_id = ?",
+        [GAME],
+    )
+    assert (
+        rows
+        == distinct
+        == query(
+            warehouse,
+            "select count(*) from marts.nfl_wp_features where game_id = ? and posteam is not null",
+            [GAME],
+        )[0][0]
+    )
+    # after the late play, every feature equals the mart's (nothing lost, nothing stale)
+    assert query(warehouse, PARITY.format("live.nfl_wp_features", GAME) + " except " + PARITY.format(
+        "marts.nfl_wp_features", GAME)) == []  # fmt: skip
+
+
+def test_same_offsets_again_change_nothing_and_a_failed_batch_leaves_no_trace(broker, warehouse, data_mirror):
+    replay_nfl(broker, [GAME], speed="max", mirror=data_mirror)
+    records = read_ranges(broker, NFL_TOPIC, {p: (0, 10**6) for p in ()} or _all(broker))
+    source = cluster_id(broker)
+    snapshot = "select count(*), sum(hash(w)) from live.nfl_win_probability w"
+    con = duckdb.connect(str(warehouse))
+    try:
+        predictor = NflPredictor.from_registry(con)
+        with pytest.raises(duckdb.Error):  # a batch that fails half-way (here: its feature SQL is broken)
+            process_batch(con, records, "run-broken", predictor, "select nope", source)
+        tables = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'live'"
+        ).fetchall()
+        assert tables == [(0,)]  # the failed batch left nothing behind, not even its tables
+
+        from warehouse.dbt_sql import live_nfl_features_sql
+
+        first = process_batch(con, records, "run-1", predictor, live_nfl_features_sql(), source)
+        before = con.execute(snapshot).fetchall()
+        second = process_batch(con, records, "run-2", predictor, live_nfl_features_sql(), source)
+        after = con.execute(snapshot).fetchall()
+    finally:
+        con.close()
+    assert first.new_events == len(records) and first.new_predictions > 150
+    assert (second.new_events, second.new_predictions, second.revised_predictions) == (0, 0, 0)
+    assert before == after
+
+
+def _all(bootstrap):
+    from stream.offsets import high_watermarks
+
+    return {p: (0, end) for p, end in high_watermarks(bootstrap, NFL_TOPIC, {}).items() if end}
+
+
+def test_a_restarted_in_memory_broker_starts_a_new_cursor(warehouse, data_mirror):
+    instance = dg.DagsterInstance.ephemeral()
+    port = free_port()
+    with LocalBroker(f"127.0.0.1:{port}") as first:
+        replay_nfl(first.bootstrap, [OTHER], speed="max", mirror=data_mirror)
+        tick, _ = score_new_offsets(first.bootstrap, warehouse, instance)
+    with LocalBroker(f"127.0.0.1:{port}") as second:  # same address, new log
+        replay_nfl(second.bootstrap, [GAME], speed="max", mirror=data_mirror)
+        again, runs = score_new_offsets(second.bootstrap, warehouse, instance, cursor=tick.cursor)
+    assert json.loads(again.cursor)["cluster"] != json.loads(tick.cursor)["cluster"]
+    assert [r.success for r in runs] == [True]
+    games = query(warehouse, "select game_id, count(*) from live.nfl_win_probability group by 1 order by 1")
+    assert [g for g, _ in games] == [OTHER, GAME]
