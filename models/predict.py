@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ class NflPredictor:
     score: ScoreModel
     model_version: str
     training_seasons: list[int]
+    _single: list | None = field(default=None, repr=False)  # single-threaded booster copies for predict_play
 
     @classmethod
     def from_registry(cls, con) -> NflPredictor:
@@ -59,6 +60,13 @@ class NflPredictor:
         out = frame.loc[:, ["game_id", "play_id"]].reset_index(drop=True)
         for name, values in {**self.wp.predict(frame), **self.score.predict(frame)}.items():
             out[name] = values
+        if "play_type" in frame:  # the game is over: the outcome is known, not predicted
+            over = (frame["play_type"] == "END_GAME").to_numpy()
+            home, away = frame["home_score"].to_numpy(), frame["away_score"].to_numpy()
+            outcome = np.where(home > away, 1.0, np.where(home < away, 0.0, 0.5))
+            for column in ("home_wp", "home_wp_spread"):
+                out.loc[over, column] = outcome[over]
+            out.loc[over, "pred_home_score"], out.loc[over, "pred_away_score"] = home[over], away[over]
         out["model_version"] = self.model_version
         return out
 
@@ -66,14 +74,23 @@ class NflPredictor:
         return self.predict_frame(from_nflverse(pbp, source))
 
     def predict_play(self, state: dict[str, float | None]) -> dict[str, float]:
-        """One game state (model columns as a dict) → probabilities and predicted final scores, in process."""
+        """One game state (model columns as a dict) → probabilities and predicted final scores, in process.
+
+        Runs single-threaded copies of the boosters: for one row, a thread pool costs more than it saves
+        and makes the tail latency depend on what else the machine is doing.
+        """
+        if self._single is None:
+            self._single = [b.copy() for b in (self.wp.wp, self.wp.wp_spread, self.score.booster)]
+            for booster in self._single:
+                booster.set_param({"nthread": 1})
+        wp_booster, spread_booster, score_booster = self._single
         values = np.array([np.nan if state[f] is None else state[f] for f in ALL_FEATURES], dtype=np.float32)
-        wp = float(self.wp.wp.inplace_predict(values[_WP_INDEX][None, :])[0])
-        wp_spread = float(self.wp.wp_spread.inplace_predict(values[_WP_SPREAD_INDEX][None, :])[0])
+        wp = float(wp_booster.inplace_predict(values[_WP_INDEX][None, :])[0])
+        wp_spread = float(spread_booster.inplace_predict(values[_WP_SPREAD_INDEX][None, :])[0])
         prior = np.column_stack(
             line_prior(state["total_line"], state["spread_line"], state["game_seconds_remaining"])
         )
-        to_come = self.score.booster.inplace_predict(values[_SCORE_INDEX][None, :], base_margin=prior)[0]
+        to_come = score_booster.inplace_predict(values[_SCORE_INDEX][None, :], base_margin=prior)[0]
         is_home = state["posteam_is_home"] > 0.5
         return {
             "home_wp": wp if is_home else 1 - wp,

@@ -31,11 +31,11 @@ def dagster_home() -> Path:
     return home
 
 
-def run_sql(query: str, wait_seconds: float = 60.0) -> int:
+def run_sql(query: str, wait_seconds: float = 60.0, params: list | None = None) -> int:
     """Run a read-only query and print the result as a table."""
     try:
         with connect(read_only=True, wait_seconds=wait_seconds) as con:
-            cursor = con.execute(query)
+            cursor = con.execute(query, params or [])
             columns = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall()
     except (WarehouseBusyError, FileNotFoundError) as error:
@@ -115,6 +115,29 @@ def score_file(input_path: Path, output_path: Path | None) -> int:
         print(f"note: the champion trained on season(s) {overlap} of this file: in-sample for playcast")
     print(tabulate(table.round(4), headers="keys", tablefmt="simple"))
     return 0
+
+
+LIVE_TIMELINE = """
+    select f.quarter as q,
+           printf('%d:%02d', f.quarter_seconds_remaining // 60, f.quarter_seconds_remaining % 60) as clock,
+           f.home_team || ' ' || f.home_score || '-' || f.away_score || ' ' || f.away_team as score,
+           left(replace(f.description, chr(10), ' '), 64) as description,
+           round(w.home_wp, 3) as home_wp, round(w.home_wp_spread, 3) as home_wp_spread,
+           round(w.pred_home_score, 1) as pred_home, round(w.pred_away_score, 1) as pred_away
+    from live.nfl_win_probability w join live.nfl_wp_features f using (game_id, play_id)
+    where w.game_id = ? order by w.play_sequence
+"""
+
+
+def live_timeline(game_id: str, last: int | None) -> int:
+    """The play-by-play win-probability timeline of a live game, from the warehouse."""
+    query = (
+        LIVE_TIMELINE
+        if last is None
+        else f"select * from ({LIVE_TIMELINE}) offset greatest(0, "
+        + (f"(select count(*) from live.nfl_win_probability where game_id = $1) - {int(last)})")
+    )
+    return run_sql(query.replace("?", "$1"), params=[game_id])
 
 
 def demo() -> int:
@@ -212,6 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument(
         "--input", required=True, type=Path, help="nflverse pbp with home_wp, vegas_home_wp"
     )
+    live = commands.add_parser("live", help="a live game's win-probability timeline from the warehouse")
+    live.add_argument("sport", choices=["nfl"])
+    live.add_argument("--game", required=True, help="e.g. 2023_22_SF_KC")
+    live.add_argument("--last", type=int, help="only the last N plays")
     commands.add_parser("demo", help="run the whole flow on the data mirror and show the result")
     serve = commands.add_parser("ui", help="serve the Dagster UI with the daemon")
     serve.add_argument("--host", default="127.0.0.1")
@@ -232,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command in ("predict", "evaluate"):
         return score_file(args.input, args.output if args.command == "predict" else None)
+    if args.command == "live":
+        return live_timeline(args.game, args.last)
     if args.command == "demo":
         return demo()
     return ui(args.host, args.port)
