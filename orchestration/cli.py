@@ -140,6 +140,51 @@ def live_timeline(game_id: str, last: int | None) -> int:
     return run_sql(query.replace("?", "$1"), params=[game_id])
 
 
+DEMO_GAME = "2023_22_SF_KC"  # Super Bowl LVIII, decided in overtime
+
+
+def demo_live(game_id: str = DEMO_GAME) -> None:
+    """Replay a game through Kafka and score it with micro-batch runs, as the sensor would launch them."""
+    import contextlib
+
+    import dagster as dg
+    from kafka.errors import KafkaError
+
+    from orchestration.live_definitions import defs as live_defs
+    from stream import bootstrap_from_env
+    from stream.broker import BrokerError, LocalBroker, ensure_topics
+    from stream.replay import replay_nfl
+
+    bootstrap = bootstrap_from_env()
+    with contextlib.ExitStack() as stack:
+        try:
+            ensure_topics(bootstrap, timeout_s=2)
+            print(f"  using the Kafka broker at {bootstrap}")
+        except (KafkaError, BrokerError, OSError):  # nothing answers there: start the local one
+            try:
+                stack.enter_context(LocalBroker(bootstrap))
+            except BrokerError as error:
+                raise SystemExit(
+                    f"playcast demo: no Kafka at {bootstrap} and cannot start one: {error}"
+                ) from error
+            print(f"  started a local broker (Tansu) at {bootstrap}")
+        stats = replay_nfl(bootstrap, [game_id], speed="max", progress=lambda _: None)
+        print(f"  replayed {game_id}: {stats}")
+        instance = dg.DagsterInstance.get()
+        sensor = live_defs.resolve_sensor_def("nfl_plays_sensor")
+        context = dg.build_sensor_context(
+            instance=instance, resources={"kafka": live_defs.resources["kafka"]}
+        )
+        job = live_defs.resolve_job_def("nfl_live_scoring")
+        for request in sensor.evaluate_tick(context).run_requests:
+            started = time.monotonic()
+            result = job.execute_in_process(
+                run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=True
+            )
+            seconds = time.monotonic() - started
+            print(f"  micro-batch {request.run_key}: {seconds:.1f} s (run {result.run_id[:8]})")
+
+
 def demo() -> int:
     """Load every NFL season the mirror holds, build the marts, and show what was built."""
     from ingest.mirror import mirror_root
@@ -155,6 +200,7 @@ def demo() -> int:
     print(f"  warehouse {warehouse_path()}\n  dagster {home}")
     materialize_nfl(seasons)
     train_nfl()
+    demo_live()
     print("\nRows per season:")
     run_sql(
         "select f.season, count(distinct f.game_id) as games, count(*) as plays, "
@@ -175,9 +221,12 @@ def demo() -> int:
         "metrics->>'$.selection.metric' as metric, decision->>'$.reason' as decision "
         "from ml.model_registry order by model_name, version"
     )
+    print(f"\nLive: {DEMO_GAME} replayed through Kafka, scored by micro-batch runs (last plays):")
+    live_timeline(DEMO_GAME, last=8)
     print(
         "\nNext: `make ui` serves the Dagster UI at http://127.0.0.1:3000 (assets, lineage, runs);\n"
-        '      `.venv/bin/playcast sql "select season, count(*) from marts.nfl_wp_features group by 1"`'
+        '      `.venv/bin/playcast sql "select season, count(*) from marts.nfl_wp_features group by 1"`\n'
+        f"      `.venv/bin/playcast live nfl --game {DEMO_GAME}` (the whole timeline)"
     )
     return 0
 
