@@ -72,7 +72,7 @@ def mart_frame(con, relation: str = "marts.nfl_wp_features") -> pd.DataFrame:
     columns = ", ".join(dict.fromkeys((*KEYS, *ALL_FEATURES, *LABELS)))
     frame = con.execute(
         f"select {columns}, is_model_play, is_regulation, play_type "
-        f"from {relation} where posteam is not null order by game_id, play_id"
+        f"from {relation} where posteam is not null order by game_id, play_sequence"
     ).df()
     return _numeric(frame)
 

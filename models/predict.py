@@ -12,6 +12,7 @@ from models.features import ALL_FEATURES, SCORE_FEATURES, WP_FEATURES, WP_SPREAD
 from models.registry import champion
 from models.train import ScoreModel, WpModel, line_prior
 
+PAUSES = ("TIMEOUT", "END_QUARTER", "UNSPECIFIED", "COMMENT")  # feed rows where no play happens
 OUTPUT_COLUMNS = ("game_id", "play_id", "home_wp", "home_wp_spread", "pred_home_score", "pred_away_score")
 
 
@@ -60,15 +61,25 @@ class NflPredictor:
         out = frame.loc[:, ["game_id", "play_id"]].reset_index(drop=True)
         for name, values in {**self.wp.predict(frame), **self.score.predict(frame)}.items():
             out[name] = values
-        if "play_type" in frame:  # the game is over: the outcome is known, not predicted
-            over = (frame["play_type"] == "END_GAME").to_numpy()
-            home, away = frame["home_score"].to_numpy(), frame["away_score"].to_numpy()
-            outcome = np.where(home > away, 1.0, np.where(home < away, 0.0, 0.5))
-            for column in ("home_wp", "home_wp_spread"):
-                out.loc[over, column] = outcome[over]
-            out.loc[over, "pred_home_score"], out.loc[over, "pred_away_score"] = home[over], away[over]
+        if "play_type" in frame:
+            self._settle(frame, out)
         out["model_version"] = self.model_version
         return out
+
+    @staticmethod
+    def _settle(frame: pd.DataFrame, out: pd.DataFrame) -> None:
+        """Rows that are not a game state of their own get what the state tells: a pause (timeout, end of
+        quarter, two-minute warning) keeps the previous play's numbers; a finished game its outcome."""
+        columns = ["home_wp", "home_wp_spread", "pred_home_score", "pred_away_score"]
+        pause = (frame["down"].isna() & frame["play_type"].isin(PAUSES)).to_numpy()
+        out.loc[pause, columns] = np.nan
+        out[columns] = out.groupby("game_id")[columns].ffill()
+        over = (frame["play_type"] == "END_GAME").to_numpy()
+        home, away = frame["home_score"].to_numpy(), frame["away_score"].to_numpy()
+        outcome = np.where(home > away, 1.0, np.where(home < away, 0.0, 0.5))
+        for column in ("home_wp", "home_wp_spread"):
+            out.loc[over, column] = outcome[over]
+        out.loc[over, "pred_home_score"], out.loc[over, "pred_away_score"] = home[over], away[over]
 
     def predict_nflverse(self, pbp: pd.DataFrame, source: str = "input") -> pd.DataFrame:
         return self.predict_frame(from_nflverse(pbp, source))
