@@ -52,7 +52,7 @@ class OffsetRanges(dg.Config):
             "model version, run and Kafka offsets that produced each row.",
         ),
     ],
-    name="nfl_live_scoring",
+    name="score_nfl_microbatch",
     group_name="nfl_live",
     pool="warehouse",
 )

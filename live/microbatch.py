@@ -77,7 +77,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> int
     if not rows:
         return 0
     before = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    con.register("_rows", pa.Table.from_pylist(rows))
+    con.register("_rows", pa.table({column: [row[column] for row in rows] for column in rows[0]}))
     columns = ", ".join(f'"{c}"' for c in rows[0])
     con.execute(f"insert or ignore into {table} ({columns}) select {columns} from _rows")
     con.unregister("_rows")

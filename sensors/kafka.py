@@ -47,7 +47,7 @@ def nfl_plays_sensor(context: dg.SensorEvaluationContext, kafka: Kafka):
             requests.append(
                 dg.RunRequest(
                     run_key=key,
-                    run_config={"ops": {"nfl_live_scoring": {"config": config}}},
+                    run_config={"ops": {"score_nfl_microbatch": {"config": config}}},
                     tags={"playcast/offsets": key},
                 )
             )

@@ -38,3 +38,30 @@ def build_marts(warehouse: Path, mirror: Path) -> dg.ExecuteInProcessResult:
         selection=features_selection,
         resources=resources_for(warehouse, mirror, dbt=True),
     )
+
+
+def dagster_home(root: Path) -> Path:
+    """A fresh Dagster instance folder with playcast's instance settings."""
+    import shutil
+
+    home = root / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(
+        Path(__file__).resolve().parent.parent / "orchestration" / "dagster.yaml", home / "dagster.yaml"
+    )
+    return home
+
+
+def start_daemon(env: dict):
+    """`dagster-daemon run` over the repo's workspace (both code locations) in the given environment."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    return subprocess.Popen(
+        [Path(sys.executable).parent / "dagster-daemon", "run", "-w", str(repo / "workspace.yaml")],
+        env=env,
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

@@ -3,7 +3,6 @@ followed by the automation it sets off: dbt rebuilds the marts and the models re
 
 import itertools
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
+
+from tests.pipeline import dagster_home, start_daemon
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -34,9 +35,7 @@ def step_intervals(instance: dg.DagsterInstance, run_id: str) -> list[tuple[floa
 
 
 def test_backfill_of_two_seasons_then_automatic_dbt_build_and_retraining(tmp_path, data_mirror):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    home = dagster_home(tmp_path)
     warehouse = tmp_path / "playcast.duckdb"
     env = {
         **os.environ,
@@ -53,13 +52,7 @@ def test_backfill_of_two_seasons_then_automatic_dbt_build_and_retraining(tmp_pat
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Launched backfill job" in done.stdout
 
-    daemon = subprocess.Popen(
-        [BIN / "dagster-daemon", "run", *workspace],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daemon = start_daemon(env)
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         deadline = time.monotonic() + 420

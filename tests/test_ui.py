@@ -57,6 +57,12 @@ def test_ui_lists_partitioned_assets_with_lineage_and_stops_cleanly(tmp_path, da
     assert "staging/stg_nfl__game_feed" in upstream["intermediate/int_nfl__game_state"]
     assert "intermediate/int_nfl__game_state" in upstream["marts/nfl_wp_features"]
     assert not graph["marts/nfl_wp_features"]["isPartitioned"]
+    # the live location loaded too, and its lineage joins the batch location's
+    assert "kafka/playcast_nfl_plays" in upstream["live/nfl_events"]
+    assert "live/nfl_events" in upstream["live/nfl_wp_features"]
+    scored_from = upstream["live/nfl_win_probability"]
+    assert {"live/nfl_wp_features", "ml/nfl_wp_model", "ml/nfl_score_model"} <= scored_from
+    assert "marts/nfl_wp_features" in upstream["ml/nfl_wp_model"]
 
     assert ui.returncode == 0, output[-3000:]
     leftovers = subprocess.run(

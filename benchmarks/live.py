@@ -1,0 +1,144 @@
+"""Live scoring speed: latency through the real daemon and broker, and the throughput of a season's backlog.
+
+Usage (after `make demo`, which builds the warehouse and trains the champions):
+    PLAYCAST_DATA_MIRROR=../shared/data .venv/bin/python -m benchmarks.live [--plays 120] [--interval 0.5]
+Works on a copy of the warehouse, a fresh Dagster instance and a local broker on a free port; prints numbers.
+"""
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+from kafka import KafkaProducer
+
+from live.microbatch import process_batch
+from models.predict import NflPredictor
+from stream import NFL_TOPIC
+from stream.broker import LocalBroker
+from stream.events import encode
+from stream.offsets import cluster_id, high_watermarks, read_ranges
+from stream.replay import load_game, replay_nfl, season_game_ids
+from tests.kafka_fixtures import free_port
+from tests.pipeline import dagster_home, start_daemon
+from warehouse import warehouse_path
+from warehouse.dbt_sql import live_nfl_features_sql
+
+GAME = "2023_22_SF_KC"
+
+
+def percentiles(values) -> str:
+    return " / ".join(f"{np.percentile(values, q):.2f}" for q in (50, 95)) + " s (p50 / p95)"
+
+
+def latency(root: Path, warehouse: Path, plays: int, interval: float) -> None:
+    """Publish one play every `interval` seconds while the daemon's sensor launches scoring runs."""
+    with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
+        home = dagster_home(root)
+        env = {**os.environ, "DAGSTER_HOME": str(home), "PLAYCAST_WAREHOUSE": str(warehouse),
+               "PLAYCAST_KAFKA_BOOTSTRAP": broker.bootstrap}  # fmt: skip
+        daemon = start_daemon(env)
+        try:
+            time.sleep(15)  # let the daemon load both code locations and tick once
+            producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=0)
+            rows = load_game(GAME)[:plays]
+            for row in rows:
+                producer.send(NFL_TOPIC, key=row["game_id"].encode(), value=encode(row))
+                producer.flush()
+                time.sleep(interval)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                with duckdb.connect(str(warehouse), read_only=True) as con:
+                    done = (
+                        con.execute(
+                            "select count(*) from live.events where source = ?",
+                            [cluster_id(broker.bootstrap)],
+                        ).fetchall()[0][0]
+                        if _has_live(con)
+                        else 0
+                    )
+                if done >= len(rows):
+                    break
+                time.sleep(1)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
+        source = cluster_id(broker.bootstrap)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        end_to_end = [r[0] for r in con.execute(
+            """select epoch(e.received_at - cast(p.sent_at as timestamptz)) from live.nfl_plays p
+               join live.events e using (source, "topic", "partition", "offset")
+               where p.source = ?""", [source]
+        ).fetchall()]  # fmt: skip
+        scored = [r[0] for r in con.execute(
+            """select epoch(w.scored_at - cast(w.sent_at as timestamptz)) from live.nfl_win_probability w
+               where w.source = ?""", [source]
+        ).fetchall()]  # fmt: skip
+    instance = dg.DagsterInstance.from_config(str(home))
+    runs = [r for r in instance.get_runs() if r.job_name == "nfl_live_scoring"]
+    records = {
+        r.dagster_run.run_id: r for r in instance.get_run_records(dg.RunsFilter(job_name="nfl_live_scoring"))
+    }
+    launch = [records[r.run_id].start_time - records[r.run_id].create_timestamp.timestamp() for r in runs]
+    execute = [records[r.run_id].end_time - records[r.run_id].start_time for r in runs]
+    print(
+        f"Latency, {len(rows)} plays, one every {interval} s, scored through the daemon ({len(runs)} runs):"
+    )
+    print(f"  event produced → prediction row written   {percentiles(scored)}  (targets 8 / 12 s)")
+    print(f"  event produced → its run read it          {percentiles(end_to_end)}")
+    print(f"  run created → run process started (launch) {percentiles(launch)}")
+    print(f"  run started → run finished                {percentiles(execute)}")
+    print(f"  plays scored: {len(scored)} of {len(rows)} (plays without a possession team get none)")
+
+
+def _has_live(con) -> bool:
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = 'live' "
+                            "and table_name = 'events'").fetchall()[0][0])  # fmt: skip
+
+
+def throughput(warehouse: Path, season: int) -> None:
+    """A season's backlog scored in one micro-batch, next to kafka-python reading the same offsets."""
+    with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
+        stats = replay_nfl(broker.bootstrap, season_game_ids(season), speed="max", progress=lambda _: None)
+        ranges = {p: (0, end) for p, end in high_watermarks(broker.bootstrap, NFL_TOPIC, {}).items() if end}
+        started = time.perf_counter()
+        records = read_ranges(broker.bootstrap, NFL_TOPIC, ranges)
+        read = time.perf_counter() - started
+        with duckdb.connect(str(warehouse)) as con:
+            predictor = NflPredictor.from_registry(con)
+            sql = live_nfl_features_sql()
+            started = time.perf_counter()
+            result = process_batch(con, records, "benchmark", predictor, sql, cluster_id(broker.bootstrap))
+            scored = time.perf_counter() - started
+    print(f"Throughput, season {season} backlog ({stats.events} events of {stats.games} games) in one batch:")
+    for label, seconds in (
+        ("kafka-python reading the offsets (raw consume)", read),
+        ("warehouse write + features + scoring", scored),
+        ("end to end (read + score)", read + scored),
+    ):
+        print(f"  {label:<48} {seconds:6.2f} s  {len(records) / seconds:9,.0f} events/s")
+    ratio = read / (read + scored)
+    print(f"  end to end runs at {ratio:.2f}x the raw consume rate; {result.new_predictions} predictions")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--plays", type=int, default=120)
+    parser.add_argument("--interval", type=float, default=0.5)
+    parser.add_argument("--season", type=int, default=2023)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        copy = root / "playcast.duckdb"
+        shutil.copy(warehouse_path(), copy)
+        throughput(copy, args.season)
+        latency(root, copy, args.plays, args.interval)
+
+
+if __name__ == "__main__":
+    main()
