@@ -29,7 +29,7 @@ from tests.pipeline import dagster_home, start_daemon
 from warehouse import warehouse_path
 from warehouse.dbt_sql import live_nfl_features_sql
 
-GAME = "2023_22_SF_KC"
+GAME = "2023_21_DET_SF"  # not the demo's game, so its predictions are new
 
 
 def percentiles(values) -> str:
@@ -70,11 +70,11 @@ def latency(root: Path, warehouse: Path, plays: int, interval: float) -> None:
             daemon.wait(timeout=60)
         source = cluster_id(broker.bootstrap)
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        end_to_end = [r[0] for r in con.execute(
-            """select epoch(e.received_at - cast(p.sent_at as timestamptz)) from live.nfl_plays p
-               join live.events e using (source, "topic", "partition", "offset")
-               where p.source = ?""", [source]
-        ).fetchall()]  # fmt: skip
+        first_sent = dict(con.execute(
+            "select run_id, epoch(min(cast(sent_at as timestamptz))) from live.nfl_plays "
+            "where source = ? group by 1",
+            [source],
+        ).fetchall())  # fmt: skip
         scored = [r[0] for r in con.execute(
             """select epoch(w.scored_at - cast(w.sent_at as timestamptz)) from live.nfl_win_probability w
                where w.source = ?""", [source]
@@ -86,13 +86,18 @@ def latency(root: Path, warehouse: Path, plays: int, interval: float) -> None:
     }
     launch = [records[r.run_id].start_time - records[r.run_id].create_timestamp.timestamp() for r in runs]
     execute = [records[r.run_id].end_time - records[r.run_id].start_time for r in runs]
+    ticked = [
+        records[r.run_id].create_timestamp.timestamp() - first_sent[r.run_id]
+        for r in runs
+        if r.run_id in first_sent
+    ]
     print(
         f"Latency, {len(rows)} plays, one every {interval} s, scored through the daemon ({len(runs)} runs):"
     )
-    print(f"  event produced → prediction row written   {percentiles(scored)}  (targets 8 / 12 s)")
-    print(f"  event produced → its run read it          {percentiles(end_to_end)}")
-    print(f"  run created → run process started (launch) {percentiles(launch)}")
-    print(f"  run started → run finished                {percentiles(execute)}")
+    print(f"  event produced → prediction row written     {percentiles(scored)}  (targets 8 / 12 s)")
+    print(f"  first event of a run produced → run created {percentiles(ticked)}  (sensor: 5 s tick floor)")
+    print(f"  run created → run process started (launch)  {percentiles(launch)}")
+    print(f"  run started → run finished                  {percentiles(execute)}")
     print(f"  plays scored: {len(scored)} of {len(rows)} (plays without a possession team get none)")
 
 
