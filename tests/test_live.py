@@ -1,7 +1,10 @@
 """Live scoring end to end: a real broker, the sensor, micro-batch runs, the warehouse and the champions."""
 
+import itertools
 import json
+import os
 import shutil
+import time
 
 import dagster as dg
 import duckdb
@@ -19,6 +22,7 @@ from stream.events import encode
 from stream.offsets import cluster_id, read_ranges
 from stream.replay import load_game, replay_nfl
 from tests.kafka_fixtures import free_port
+from tests.pipeline import dagster_home, start_daemon
 
 GAME = "2021_01_BAL_LV"  # Monday night, week 1 2021: went to overtime
 OTHER = "2020_01_HOU_KC"
@@ -208,3 +212,59 @@ def test_a_restarted_in_memory_broker_starts_a_new_cursor(warehouse, data_mirror
     assert [r.success for r in runs] == [True]
     games = query(warehouse, "select game_id, count(*) from live.nfl_win_probability group by 1 order by 1")
     assert [g for g, _ in games] == [OTHER, GAME]
+
+
+def count_plays(warehouse) -> int:
+    try:
+        return query(warehouse, "select count(*) from live.nfl_plays")[0][0]
+    except duckdb.Error:  # not created yet, or a run holds the file for a moment
+        return -1
+
+
+def wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(1)
+    return False
+
+
+def test_the_daemon_scores_new_plays_and_resumes_from_its_cursor_after_a_restart(
+    broker, warehouse, data_mirror, tmp_path
+):
+    home = dagster_home(tmp_path)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PLAYCAST_WAREHOUSE": str(warehouse),
+           "PLAYCAST_KAFKA_BOOTSTRAP": broker}  # fmt: skip
+    plays = load_game(GAME, data_mirror)
+    for batch, target in ((plays[:60], 60), (plays[60:], len(plays))):  # the daemon stops in between
+        publish(broker, batch)
+        daemon = start_daemon(env)
+        try:
+            reached = wait_for(lambda target=target: count_plays(warehouse) == target, 150)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
+        assert reached, f"{count_plays(warehouse)} plays stored, expected {target}"
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    runs = instance.get_runs(dg.RunsFilter(job_name="nfl_live_scoring"))
+    assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    # the runs' offset ranges tile the topic: every offset scored by exactly one run
+    covered = sorted(
+        (int(p), int(start), int(end))
+        for r in runs
+        for p, (start, end) in r.run_config["ops"]["score_nfl_microbatch"]["config"]["ranges"].items()
+    )
+    by_partition: dict[int, list[tuple[int, int]]] = {}
+    for partition, start, end in covered:
+        by_partition.setdefault(partition, []).append((start, end))
+    for spans in by_partition.values():
+        assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert sum(end - start for _, start, end in covered) == len(plays)
+    [(predicted, distinct)] = query(
+        warehouse,
+        "select count(*), count(distinct play_id) from live.nfl_win_probability where game_id = ?",
+        [GAME],
+    )
+    assert predicted == distinct == len(plays) - sum(1 for p in plays if p["play_type"] == "GAME_START")
