@@ -65,3 +65,14 @@ def start_daemon(env: dict):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """A read-only query on a warehouse file, the connection closed at once."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

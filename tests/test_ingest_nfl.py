@@ -8,15 +8,7 @@ import time
 import duckdb
 import pyarrow.parquet as pq
 
-from tests.pipeline import TEST_SEASONS, build_marts, materialize_seasons
-
-
-def query(path, sql, params=None):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+from tests.pipeline import TEST_SEASONS, build_marts, materialize_seasons, query
 
 
 def test_raw_row_counts_equal_the_source_files(nfl_build, data_mirror):

@@ -22,7 +22,7 @@ from stream.events import encode
 from stream.offsets import cluster_id, read_ranges
 from stream.replay import load_game, replay_nfl
 from tests.kafka_fixtures import free_port
-from tests.pipeline import dagster_home, start_daemon
+from tests.pipeline import dagster_home, query, start_daemon
 
 GAME = "2021_01_BAL_LV"  # Monday night, week 1 2021: went to overtime
 OTHER = "2020_01_HOU_KC"
@@ -41,14 +41,6 @@ def warehouse(scored_warehouse, tmp_path):
     path = tmp_path / "playcast.duckdb"
     shutil.copy(scored_warehouse, path)
     return path
-
-
-def query(path, sql, params=None):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def score_new_offsets(bootstrap, warehouse, instance, cursor=None, max_events=None, monkeypatch=None):
