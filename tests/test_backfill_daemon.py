@@ -45,7 +45,17 @@ def test_backfill_of_two_seasons_then_automatic_dbt_build_and_retraining(tmp_pat
         "PLAYCAST_MODEL_STORE": str(tmp_path / "model_store"),
     }
     workspace = ["-w", str(REPO_ROOT / "workspace.yaml")]
-    launch = [BIN / "dagster", "job", "backfill", "-j", "nfl_ingest", "--partitions", ",".join(SEASONS)]
+    launch = [
+        BIN / "dagster",
+        "job",
+        "backfill",
+        "-l",
+        "playcast",
+        "-j",
+        "nfl_ingest",
+        "--partitions",
+        ",".join(SEASONS),
+    ]
     done = subprocess.run(
         [*launch, *workspace, "--noprompt"], env=env, cwd=REPO_ROOT, capture_output=True, text=True
     )

@@ -6,9 +6,12 @@ macro once (whenever the project changes) and the compiled SQL is cached under `
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -50,17 +53,28 @@ def _dbt(*args: str, capture: bool = False) -> str:
     return done.stdout or ""
 
 
+@contextmanager
+def _target_lock() -> Iterator[None]:
+    """One process at a time prepares `target/` (the CLI, the daemon and the webserver may load at once)."""
+    target = DBT_PROJECT_DIR / "target"
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".playcast.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_manifest() -> Path:
     """Parse the dbt project when its manifest is missing or older than the project files (a fresh clone)."""
-    if _is_stale(MANIFEST):
-        _dbt("parse")
+    with _target_lock():
+        if _is_stale(MANIFEST):
+            _dbt("parse")
     return MANIFEST
 
 
 def live_nfl_features_sql() -> str:
     """`nfl_wp_features_from_feed` rendered over `live_plays` and `raw.nfl_games`, compiled when stale."""
-    if _is_stale(LIVE_NFL_FEATURES_SQL):
-        sql = _dbt("compile", "--inline", LIVE_NFL_FEATURES, capture=True).strip()
-        LIVE_NFL_FEATURES_SQL.parent.mkdir(parents=True, exist_ok=True)
-        LIVE_NFL_FEATURES_SQL.write_text(sql + "\n")
-    return LIVE_NFL_FEATURES_SQL.read_text()
+    with _target_lock():
+        if _is_stale(LIVE_NFL_FEATURES_SQL):
+            sql = _dbt("compile", "--inline", LIVE_NFL_FEATURES, capture=True).strip()
+            LIVE_NFL_FEATURES_SQL.write_text(sql + "\n")
+        return LIVE_NFL_FEATURES_SQL.read_text()
