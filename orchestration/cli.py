@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -145,7 +146,6 @@ DEMO_GAME = "2023_22_SF_KC"  # Super Bowl LVIII, decided in overtime
 
 def demo_live(game_id: str = DEMO_GAME) -> None:
     """Replay a game through Kafka and score it with micro-batch runs, as the sensor would launch them."""
-    import contextlib
 
     import dagster as dg
     from kafka.errors import KafkaError
@@ -236,11 +236,13 @@ def ui(host: str, port: int) -> int:
     dagster_home()
     bin_dir = Path(sys.executable).parent
     workspace = str(REPO_ROOT / "workspace.yaml")
+    # each in its own process group, so stopping it also stops the code servers it started
     processes = [
-        subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-w", workspace], cwd=REPO_ROOT),
-        subprocess.Popen(
-            [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", host, "-p", str(port)], cwd=REPO_ROOT
-        ),
+        subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)
+        for command in (
+            [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
+            [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", host, "-p", str(port)],
+        )
     ]
     print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops the webserver and the daemon)")
     stop = {"requested": False}
@@ -253,14 +255,22 @@ def ui(host: str, port: int) -> int:
     while not stop["requested"] and all(p.poll() is None for p in processes):
         time.sleep(0.5)
     for process in processes:
-        if process.poll() is None:
-            process.terminate()
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + 15
     for process in processes:
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+    for process in processes:  # code servers a graceful shutdown left behind
+        _signal_group(process, signal.SIGKILL)
     return 0 if stop["requested"] else 1
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

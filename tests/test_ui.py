@@ -47,7 +47,7 @@ def test_ui_lists_partitioned_assets_with_lineage_and_stops_cleanly(tmp_path, da
         assert nodes is not None, "the webserver did not answer within 120 s"
     finally:
         ui.send_signal(signal.SIGINT)
-        output, _ = ui.communicate(timeout=60)
+        output, _ = ui.communicate(timeout=90)
 
     graph = {"/".join(n["assetKey"]["path"]): n for n in nodes}
     for raw in ("raw/nfl_pbp", "raw/nfl_games", "raw/nfl_game_feed"):
