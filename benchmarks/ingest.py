@@ -1,6 +1,7 @@
-"""Ingest speed: one NFL season from the mirror next to DuckDB reading the same files, and five seasons + dbt.
+"""Ingest speed: one NFL season from the mirror next to DuckDB reading the same files, and five seasons + dbt;
+one NBA season (~600k actions) next to DuckDB reading the same parquet and game log.
 
-Usage: PLAYCAST_DATA_MIRROR=../shared/data .venv/bin/python -m benchmarks.ingest [--season 2023]
+Usage: PLAYCAST_DATA_MIRROR=../shared/data .venv/bin/python -m benchmarks.ingest [--sport nba] [--season 2023]
 Prints seconds per step and the playcast / raw-DuckDB ratio; BENCHMARKS.md has the write-up.
 """
 
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import duckdb
 
+from ingest import nba
 from ingest.mirror import mirror_root
 from ingest.nfl_game_feed import load_game_feed
 from ingest.nflverse import load_games, load_pbp, mirror_seasons
-from tests.pipeline import build_marts, materialize_seasons
+from tests.pipeline import build_marts, materialize_nba_seasons, materialize_seasons
 from warehouse import connect, replace_partition
 
 
@@ -49,13 +51,54 @@ def playcast_loaders(mirror: Path, season: int, path: Path) -> None:
         replace_partition(con, "raw.nfl_game_feed", load_game_feed(season, mirror, []).rows, season=season)
 
 
+def raw_duckdb_nba(mirror: Path, season: str, path: Path) -> None:
+    """DuckDB alone: the season's PlayByPlayV3 parquet and game log csv into tables."""
+    con = duckdb.connect(str(path))
+    con.execute(f"create table pbp as select * from read_parquet('{nba.pbp_candidates(mirror, season)[0]}')")
+    con.execute(f"create table games as select * from read_csv('{nba.games_candidates(mirror, season)[0]}')")
+    con.close()
+
+
+def playcast_nba_loaders(mirror: Path, season: str, path: Path) -> None:
+    """playcast's NBA loaders (typed, season-checked) and the atomic partition write, without Dagster."""
+    with connect(path) as con:
+        replace_partition(con, "raw.nba_games", nba.load_games(season, mirror).rows, season=season)
+        replace_partition(con, "raw.nba_pbp", nba.load_pbp(season, mirror).rows, season=season)
+
+
+def bench_nba(mirror: Path, season: str, tmp: Path) -> None:
+    print(f"One NBA season ({season}) from {mirror}:")
+    raw = timed(
+        "DuckDB alone: parquet + game log csv into tables",
+        lambda: raw_duckdb_nba(mirror, season, tmp / "r.db"),
+    )
+    plain = timed(
+        "playcast loaders + partition write (no Dagster)",
+        lambda: playcast_nba_loaders(mirror, season, tmp / "p.db"),
+    )
+    dagster = timed(
+        "playcast through Dagster (2 raw assets + checks)",
+        lambda: materialize_nba_seasons([season], tmp / "dagster_nba.duckdb", mirror),
+    )
+    print(
+        f"  ratio to DuckDB alone: {plain / raw:.2f}x plain, {dagster / raw:.2f}x through Dagster (target 3x)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sport", choices=["nfl", "nba", "all"], default="all")
     parser.add_argument("--season", type=int, default=2023)
+    parser.add_argument("--nba-season", default="2024-25")
     args = parser.parse_args()
     mirror = mirror_root()
     if mirror is None:
         raise SystemExit("set PLAYCAST_DATA_MIRROR to the data folder")
+    if args.sport in ("nba", "all"):
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_nba(mirror, args.nba_season, Path(tmp))
+    if args.sport == "nba":
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         print(f"One season ({args.season}) from {mirror}:")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from ingest.errors import SourceError
+from ingest.loaded import Loaded
 from ingest.mirror import first_existing
-from ingest.nflverse import Loaded
 
 log = logging.getLogger(__name__)
 

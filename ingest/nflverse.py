@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -10,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.errors import SourceError, require_columns
+from ingest.loaded import Loaded
 from ingest.mirror import first_existing, read_parquet
 
 # What playcast reads from nflverse play-by-play; every other column the source has is kept as well.
@@ -22,14 +22,6 @@ GAMES_REQUIRED = (
     "game_id", "season", "game_type", "week", "gameday", "home_team", "away_team", "home_score", "away_score",
     "result", "spread_line", "total_line", "roof", "home_rest", "away_rest",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A season's rows and where they came from (a file path or a network description)."""
-
-    rows: pa.Table
-    source: str
 
 
 def pbp_candidates(mirror: Path, season: int) -> list[Path]:

@@ -24,10 +24,12 @@ def replace_partition(
     table: str,
     rows: pa.Table,
     *,
-    season: int,
+    season: int | str,
     season_column: str = "season",
 ) -> int:
     """Replace `table`'s rows of `season` with `rows`, atomically; returns the number of rows written.
+
+    `season` is the partition's value in `season_column`: an int (NFL 2023) or a string (NBA '2024-25').
 
     The table is created from the first load's schema. Later loads may carry more columns (nflverse adds
     columns over the years, a full-schema file has more than a column subset): those are added, so every
