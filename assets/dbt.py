@@ -1,4 +1,8 @@
-"""The dbt project as Dagster assets: raw sources → staging → intermediate → marts, one lineage."""
+"""The dbt project as Dagster assets: raw sources → staging → intermediate → marts, one lineage per sport.
+
+Each sport's models carry a dbt tag (`nfl`, `nba`; folder-level in dbt_project.yml) and get their own
+@dbt_assets, so a sport builds without the other's raw tables. Both share the translator.
+"""
 
 import os
 from collections.abc import Iterator, Mapping
@@ -14,13 +18,21 @@ from dagster_dbt import (
 )
 
 from orchestration.resources import Warehouse
-from warehouse.dbt_sql import DBT_EXECUTABLE, DBT_PROJECT_DIR, ensure_manifest, live_nfl_features_sql
+from warehouse.dbt_sql import (
+    DBT_EXECUTABLE,
+    DBT_PROJECT_DIR,
+    LIVE_FEATURES,
+    ensure_manifest,
+    live_features_sql,
+)
 
+SPORTS = ("nfl", "nba")
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 class PlaycastDbtTranslator(DagsterDbtTranslator):
-    """Asset keys are `[schema, table]` as in the warehouse, so raw sources join the ingest assets."""
+    """Asset keys are `[schema, table]` as in the warehouse, so raw sources join the ingest assets; each
+    sport's models form the group `<sport>_features`."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -29,7 +41,8 @@ class PlaycastDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return "nfl_features" if "nfl" in dbt_resource_props["name"] else "features"
+        sport = next((s for s in SPORTS if s in dbt_resource_props.get("tags", [])), None)
+        return f"{sport}_features" if sport else "features"
 
 
 def dbt_resource() -> DbtCliResource:
@@ -38,26 +51,44 @@ def dbt_resource() -> DbtCliResource:
     )
 
 
-live_nfl_features_sql()  # render the live feature SQL with the project, so live runs find it ready
+for _sport in LIVE_FEATURES:  # render the live feature SQL with the project, so live runs find it ready
+    live_features_sql(_sport)
 
 
-@dbt_assets(
-    manifest=ensure_manifest(),
-    project=dbt_project,
-    # source tests (on raw.*) show up as checks of the raw ingest assets
-    dagster_dbt_translator=PlaycastDbtTranslator(
-        DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
-    ),
-    pool="warehouse",
-)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
-    """`dbt build` (models and their tests) over the warehouse the `warehouse` resource points at."""
-    os.environ["PLAYCAST_WAREHOUSE"] = warehouse.path  # dbt's profile reads it; dbt runs as a subprocess
-    yield from dbt.cli(["build"], context=context).stream()
+def sport_dbt_assets(sport: str) -> dg.AssetsDefinition:
+    """`dbt build` of the models, tests and source tests tagged `sport`."""
+
+    @dbt_assets(
+        manifest=ensure_manifest(),
+        project=dbt_project,
+        select=f"tag:{sport}",
+        name=f"{sport}_dbt_models",
+        # source tests (on raw.*) show up as checks of the raw ingest assets
+        dagster_dbt_translator=PlaycastDbtTranslator(
+            DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+        ),
+        pool="warehouse",
+    )
+    def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
+        os.environ["PLAYCAST_WAREHOUSE"] = warehouse.path  # dbt's profile reads it; dbt runs as a subprocess
+        yield from dbt.cli(["build"], context=context).stream()
+
+    models.__doc__ = f"`dbt build --select tag:{sport}` over the warehouse of the `warehouse` resource."
+    return models
 
 
-# dbt's source tests are checks on the raw assets, run by `dbt build`; ingest runs leave them out
-dbt_source_checks = dg.AssetSelection.checks(
-    *(k for k in dbt_models.check_keys if k.asset_key.path[0] == "raw")
-)
-features_selection = dg.AssetSelection.assets(dbt_models) | dbt_source_checks
+nfl_dbt_models = sport_dbt_assets("nfl")
+nba_dbt_models = sport_dbt_assets("nba")
+
+
+def source_checks(models: dg.AssetsDefinition) -> dg.AssetSelection:
+    """dbt's source tests: checks on the raw assets, run by `dbt build`; ingest runs leave them out."""
+    return dg.AssetSelection.checks(*(k for k in models.check_keys if k.asset_key.path[0] == "raw"))
+
+
+def features_selection(models: dg.AssetsDefinition) -> dg.AssetSelection:
+    """What a features job runs: the sport's dbt models with their tests and its source tests."""
+    return dg.AssetSelection.assets(models) | source_checks(models)
+
+
+dbt_source_checks = source_checks(nfl_dbt_models) | source_checks(nba_dbt_models)

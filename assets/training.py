@@ -1,4 +1,5 @@
-"""Training assets: each materialization trains, evaluates (leave-one-season-out) and registers a version."""
+"""Training assets, per sport: each materialization trains, evaluates (leave-one-season-out) and registers a
+version."""
 
 import base64
 from pathlib import Path
@@ -7,18 +8,17 @@ import dagster as dg
 import pandas as pd
 
 from models.evaluate import calibration_plot
-from models.features import mart_frame
 from models.pipeline import SPECS, train_candidate
 from models.registry import Candidate, Entry, champion, register, regression
 from orchestration.resources import ModelStore, Warehouse
 
-MART = dg.AssetKey(["marts", "nfl_wp_features"])
-GROUP = "nfl_models"
 # how much worse than the champion a new version may be on held-out seasons before its check fails
 TOLERANCES = {
     "nfl_wp": {"log_loss": 0.005, "calibration_error": 0.003},
     "nfl_wp_baseline": {"log_loss": 0.005, "calibration_error": 0.003},
     "nfl_score": {"mae_per_team": 0.1},
+    "nba_wp": {"log_loss": 0.003, "calibration_error": 0.003},
+    "nba_wp_baseline": {"log_loss": 0.003, "calibration_error": 0.003},
 }
 
 
@@ -39,11 +39,13 @@ def _metadata(entry: Entry, candidate: Candidate) -> dict:
     }
     if "variants" in metrics:  # win probability
         overall = {v: m["overall"] for v, m in metrics["variants"].items()}
-        metadata["log_loss"] = overall["home_wp_spread"]["log_loss"]
-        metadata["calibration_error"] = overall["home_wp_spread"]["calibration_error"]
+        selected = metrics["selection"]["variant"]
+        metadata["brier"] = overall[selected]["brier"]
+        metadata["log_loss"] = overall[selected]["log_loss"]
+        metadata["calibration_error"] = overall[selected]["calibration_error"]
         metadata["metrics (held-out seasons)"] = dg.MetadataValue.md(_table(overall))
-        metadata["per quarter (with spread)"] = dg.MetadataValue.md(
-            pd.DataFrame(metrics["per_quarter"]["home_wp_spread"]).round(4).to_markdown(index=False)
+        metadata[f"per period ({selected}; 5 = overtime)"] = dg.MetadataValue.md(
+            pd.DataFrame(metrics["per_period"][selected]).round(4).to_markdown(index=False)
         )
         png = calibration_plot({v: pd.DataFrame(t) for v, t in metrics["calibration"].items()})
         metadata["calibration plot"] = dg.MetadataValue.md(
@@ -58,11 +60,12 @@ def _metadata(entry: Entry, candidate: Candidate) -> dict:
 def model_asset(model_name: str, description: str) -> dg.AssetsDefinition:
     """A training asset for one registry model; materializing it adds one immutable version."""
     key = dg.AssetKey(["ml", f"{model_name}_model"])
+    spec = SPECS[model_name]
 
     @dg.asset(
         key=key,
-        deps=[MART],
-        group_name=GROUP,
+        deps=[dg.AssetKey(spec.mart.split("."))],
+        group_name=f"{spec.sport}_models",
         pool="warehouse",
         kinds={"xgboost", "duckdb"},
         automation_condition=dg.AutomationCondition.eager(),
@@ -77,8 +80,8 @@ def model_asset(model_name: str, description: str) -> dg.AssetsDefinition:
     )
     def train(context: dg.AssetExecutionContext, warehouse: Warehouse, model_store: ModelStore):
         with warehouse.connect(read_only=True) as con:
-            frame = mart_frame(con)
-        candidate = train_candidate(SPECS[model_name], frame, log=context.log.info)
+            frame = spec.frame(con)
+        candidate = train_candidate(spec, frame, log=context.log.info)
         with warehouse.connect() as con:
             check = regression(candidate.metrics, champion(con, model_name), TOLERANCES[model_name])
             entry = register(con, candidate, Path(model_store.path))
@@ -107,4 +110,11 @@ nfl_model_assets = [
     model_asset(
         "nfl_score", "Predicted final home and away points from the game state and the pre-game lines."
     ),
+]
+nba_model_assets = [
+    model_asset(
+        "nba_wp",
+        "NBA home win probability before every action: xgboost on the game state and a pre-game strength.",
+    ),
+    model_asset("nba_wp_baseline", "Logistic-regression baseline on the same NBA win-probability features."),
 ]

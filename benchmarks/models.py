@@ -1,4 +1,5 @@
 """NFL models: training time, held-out metrics, nflfastR on the same plays, inference speed (issue 3 targets).
+The NBA models have their own script, benchmarks/nba_models.py.
 
 Usage: PLAYCAST_WAREHOUSE=path/to/playcast.duckdb PLAYCAST_DATA_MIRROR=../shared/data \
     .venv/bin/python -m benchmarks.models
@@ -65,7 +66,7 @@ def machine() -> None:
 def train_all(frame: pd.DataFrame) -> dict:
     section("1. Training: leave-one-season-out evaluation + final fit, every model, all seasons")
     candidates, rows = {}, []
-    for name, spec in SPECS.items():
+    for name, spec in ((n, s) for n, s in SPECS.items() if s.sport == "nfl"):
         started = time.perf_counter()
         candidates[name] = train_candidate(spec, frame, log=lambda _: None)
         rows.append([name, candidates[name].training_rows, time.perf_counter() - started])

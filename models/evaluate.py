@@ -44,32 +44,33 @@ def loso_predict(
     return pd.concat(parts), folds
 
 
-def calibration_table(label: np.ndarray, prob: np.ndarray, quarter: np.ndarray) -> pd.DataFrame:
-    """Plays per quarter and 0.05-wide predicted-probability bin, with the observed win rate (nflfastR)."""
+def calibration_table(label: np.ndarray, prob: np.ndarray, period: np.ndarray) -> pd.DataFrame:
+    """Plays per period (quarter) and 0.05-wide predicted-probability bin, with the observed win rate
+    (nflfastR's method; the NBA passes every overtime as one period)."""
     table = pd.DataFrame(
-        {"quarter": quarter, "bin_pred_prob": np.round(prob / BIN_WIDTH) * BIN_WIDTH, "label": label}
+        {"period": period, "bin_pred_prob": np.round(prob / BIN_WIDTH) * BIN_WIDTH, "label": label}
     )
-    table = table.groupby(["quarter", "bin_pred_prob"], as_index=False).agg(
+    table = table.groupby(["period", "bin_pred_prob"], as_index=False).agg(
         n_plays=("label", "size"), n_wins=("label", "sum")
     )
     table["bin_actual_prob"] = table["n_wins"] / table["n_plays"]
     return table
 
 
-def calibration_error(label: np.ndarray, prob: np.ndarray, quarter: np.ndarray) -> float:
-    """nflfastR's calibration error: |bin - observed| weighted by plays within a quarter, quarters by wins."""
-    table = calibration_table(label, prob, quarter)
+def calibration_error(label: np.ndarray, prob: np.ndarray, period: np.ndarray) -> float:
+    """nflfastR's calibration error: |bin - observed| weighted by plays within a period, periods by wins."""
+    table = calibration_table(label, prob, period)
     table["cal_diff"] = (table["bin_pred_prob"] - table["bin_actual_prob"]).abs()
-    per_quarter = table.groupby("quarter").apply(
+    per_period = table.groupby("period").apply(
         lambda q: pd.Series(
             {"error": np.average(q["cal_diff"], weights=q["n_plays"]), "n_wins": q["n_wins"].sum()}
         ),
         include_groups=False,
     )
-    return float(np.average(per_quarter["error"], weights=per_quarter["n_wins"]))
+    return float(np.average(per_period["error"], weights=per_period["n_wins"]))
 
 
-def wp_metrics(label: np.ndarray, prob: np.ndarray, quarter: np.ndarray) -> dict[str, float]:
+def wp_metrics(label: np.ndarray, prob: np.ndarray, period: np.ndarray) -> dict[str, float]:
     """Brier score, log loss, AUC, accuracy and calibration error of win probabilities."""
     label = np.asarray(label, dtype=float)
     prob = np.clip(np.asarray(prob, dtype=float), 1e-7, 1 - 1e-7)
@@ -78,16 +79,18 @@ def wp_metrics(label: np.ndarray, prob: np.ndarray, quarter: np.ndarray) -> dict
         "log_loss": float(log_loss(label, prob, labels=[0.0, 1.0])),
         "auc": float(roc_auc_score(label, prob)),
         "accuracy": float(np.mean((prob > 0.5) == (label > 0.5))),
-        "calibration_error": calibration_error(label, prob, np.asarray(quarter)),
+        "calibration_error": calibration_error(label, prob, np.asarray(period)),
         "plays": len(label),
     }
 
 
-def wp_metrics_by_season(predictions: pd.DataFrame, prob_column: str, label_column: str) -> dict:
+def wp_metrics_by_season(
+    predictions: pd.DataFrame, prob_column: str, label_column: str, period_column: str = "quarter"
+) -> dict:
     """Overall and per-held-out-season metrics (the registry compares champions season by season)."""
 
     def metrics(part: pd.DataFrame) -> dict[str, float]:
-        return wp_metrics(part[label_column], part[prob_column], part["quarter"])
+        return wp_metrics(part[label_column], part[prob_column], part[period_column])
 
     return {
         "overall": metrics(predictions),
@@ -95,11 +98,13 @@ def wp_metrics_by_season(predictions: pd.DataFrame, prob_column: str, label_colu
     }
 
 
-def per_quarter_table(predictions: pd.DataFrame, prob_column: str, label_column: str) -> pd.DataFrame:
-    """Metrics per quarter (overtime included as quarter 5 when present)."""
+def per_period_table(
+    predictions: pd.DataFrame, prob_column: str, label_column: str, period_column: str = "quarter"
+) -> pd.DataFrame:
+    """Metrics per period (quarter; overtime as period 5 when present)."""
     rows = [
-        {"quarter": int(q), **wp_metrics(p[label_column], p[prob_column], p["quarter"])}
-        for q, p in predictions.groupby("quarter")
+        {"period": int(q), **wp_metrics(p[label_column], p[prob_column], p[period_column])}
+        for q, p in predictions.groupby(period_column)
         if p[label_column].nunique() == 2
     ]
     return pd.DataFrame(rows)
@@ -143,22 +148,28 @@ def score_metrics(predictions: pd.DataFrame) -> dict[str, float]:
 
 
 def calibration_plot(tables: dict[str, pd.DataFrame]) -> bytes:
-    """A PNG: observed vs predicted win rate per quarter, one series per model, sized by plays."""
+    """A PNG: observed vs predicted win rate per period (5: overtime), one series per model, sized by rows."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    quarters = sorted({int(q) for t in tables.values() for q in t["quarter"].unique() if q <= 4})
-    figure, axes = plt.subplots(1, len(quarters), figsize=(4 * len(quarters), 4.2), sharey=True)
-    for axis, quarter in zip(np.atleast_1d(axes), quarters, strict=True):
+    periods = sorted({int(q) for t in tables.values() for q in t["period"].unique()})
+    scale = max(t["n_plays"].sum() for t in tables.values()) / 2000  # marker areas comparable across sports
+    figure, axes = plt.subplots(1, len(periods), figsize=(4 * len(periods), 4.2), sharey=True)
+    for axis, period in zip(np.atleast_1d(axes), periods, strict=True):
         for name, table in tables.items():
-            part = table[table["quarter"] == quarter]
+            part = table[table["period"] == period]
             axis.scatter(
-                part["bin_pred_prob"], part["bin_actual_prob"], s=part["n_plays"] / 40, alpha=0.6, label=name
+                part["bin_pred_prob"],
+                part["bin_actual_prob"],
+                s=part["n_plays"] / scale,
+                alpha=0.6,
+                label=name,
             )
         axis.plot([0, 1], [0, 1], "k--", lw=1)
-        axis.set(title=f"Quarter {quarter}", xlabel="predicted win probability", xlim=(0, 1), ylim=(0, 1))
+        title = "Overtime" if period >= 5 else f"Period {period}"
+        axis.set(title=title, xlabel="predicted win probability", xlim=(0, 1), ylim=(0, 1))
     np.atleast_1d(axes)[0].set_ylabel("observed win rate")
     np.atleast_1d(axes)[0].legend(loc="upper left", fontsize=8)
     figure.tight_layout()
@@ -200,3 +211,32 @@ def compare_with_nflfastr(pbp: pd.DataFrame, predictions: pd.DataFrame) -> pd.Da
         "nflfastR vegas_wp": posteam(pbp["vegas_home_wp"]),
     }
     return pd.DataFrame({name: wp_metrics(label, p, pbp["qtr"].to_numpy()) for name, p in rows.items()}).T
+
+
+# Stern (1994): the home margin over the time left is normal, mean 2.5 points (home court) and standard
+# deviation 12.5 points per 48 minutes, both scaled by the share of the game left
+NAIVE_HOME_EDGE, NAIVE_SIGMA = 2.5, 12.5
+
+
+def naive_nba_wp(frame: pd.DataFrame) -> np.ndarray:
+    """A naive NBA home win probability from the score and clock alone (no fitting): Stern's normal model."""
+    from scipy.stats import norm
+
+    left = np.clip(frame["game_seconds_remaining"].to_numpy(dtype=float) / 2880.0, 1e-6, None)
+    margin = frame["score_diff"].to_numpy(dtype=float) + NAIVE_HOME_EDGE * left
+    return norm.cdf(margin / (NAIVE_SIGMA * np.sqrt(left)))
+
+
+def compare_with_naive(frame: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """playcast's NBA win probabilities next to the naive model's, on the actions of games with a result.
+
+    `frame` is nba_mart_frame rows (with home_win from raw.nba_games), `predictions` playcast's output for
+    the same rows in the same order.
+    """
+    known = frame["home_win"].isin([0.0, 1.0]).to_numpy()
+    if not known.any():
+        raise ValueError("no action of the input belongs to a game with a result in raw.nba_games")
+    frame, home_wp = frame[known], predictions["home_wp"].to_numpy()[known]
+    rows = {"playcast": home_wp, "naive (score and clock, Stern 1994)": naive_nba_wp(frame)}
+    label, period = frame["home_win"].to_numpy(), frame["period_group"].to_numpy()
+    return pd.DataFrame({name: wp_metrics(label, p, period) for name, p in rows.items()}).T

@@ -1,8 +1,9 @@
-"""Model inputs: nflfastR's win-probability features and the final-score features, from the mart or nflverse.
+"""Model inputs, from the feature marts: the NFL's (nflfastR's features, final score) and the NBA's.
 
 The mart `marts.nfl_wp_features` already holds every feature (built by dbt from the game feed). Any nflverse
 play-by-play file (full schema) can be turned into the same columns by `from_nflverse`, so the models score
-nflfastR's own data and the comparison with nflfastR uses the same plays.
+nflfastR's own data and the comparison with nflfastR uses the same plays. `marts.nba_wp_features` holds the
+NBA game state before every action; files become the same rows through the same dbt SQL (models/predict.py).
 """
 
 from __future__ import annotations
@@ -51,6 +52,31 @@ SCORE_FEATURES: tuple[str, ...] = (
     "away_timeouts_remaining",
 )
 LINES = ("spread_line", "total_line")
+# NBA win probability of the home team: the game state before the action and a pre-game strength (NaN when
+# a team has not played yet, or a file is scored without the game log)
+NBA_WP_FEATURES: tuple[str, ...] = (
+    "period",
+    "period_seconds_remaining",
+    "game_seconds_remaining",
+    "score_diff",
+    "diff_time_ratio",
+    "home_has_possession",
+    "home_fouls_period",
+    "away_fouls_period",
+    "home_in_penalty",
+    "away_in_penalty",
+    "home_points_last_2min",
+    "away_points_last_2min",
+    "home_points_last_5min",
+    "away_points_last_5min",
+    "home_run_points",
+    "strength_diff",
+    "strength_time",
+)
+NBA_MONOTONE = {"score_diff": 1, "diff_time_ratio": 1, "strength_diff": 1, "strength_time": 1}
+NBA_KEYS = ("game_id", "action_id", "action_number", "season")
+NBA_LABELS = ("home_win",)
+OVERTIME = 5  # calibration and per-period tables count every overtime as one period
 ALL_FEATURES: tuple[str, ...] = tuple(dict.fromkeys((*WP_SPREAD_FEATURES, *SCORE_FEATURES, *LINES)))
 KEYS = ("game_id", "play_id", "season", "quarter")
 LABELS = ("posteam_win", "home_win", "home_final_score", "away_final_score")
@@ -77,8 +103,24 @@ def mart_frame(con, relation: str = "marts.nfl_wp_features") -> pd.DataFrame:
     return _numeric(frame)
 
 
-def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
-    for column in ALL_FEATURES:
+def nba_mart_frame(con, relation: str = "marts.nba_wp_features") -> pd.DataFrame:
+    """Every action of an nba_wp_features-shaped relation (ordered by game_id, action_id): keys, features,
+    labels; `period_group` is the period with every overtime as 5."""
+    columns = ", ".join(dict.fromkeys((*NBA_KEYS, *NBA_WP_FEATURES, *NBA_LABELS)))
+    frame = con.execute(
+        f"select {columns}, least(period, {OVERTIME}) as period_group "
+        f"from {relation} order by game_id, action_id"
+    ).df()
+    return _numeric(frame, NBA_WP_FEATURES)
+
+
+def nba_training_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every action of a game with a result."""
+    return frame[frame["home_win"].isin([0.0, 1.0])]
+
+
+def _numeric(frame: pd.DataFrame, features: tuple[str, ...] = ALL_FEATURES) -> pd.DataFrame:
+    for column in features:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame
 

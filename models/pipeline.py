@@ -12,25 +12,43 @@ import pandas as pd
 from models.evaluate import (
     calibration_table,
     loso_predict,
-    per_quarter_table,
+    per_period_table,
     score_metrics,
     wp_metrics_by_season,
 )
-from models.features import score_training_rows, wp_training_rows
+from models.features import (
+    mart_frame,
+    nba_mart_frame,
+    nba_training_rows,
+    score_training_rows,
+    wp_training_rows,
+)
 from models.registry import Candidate
-from models.train import LogisticWpModel, ScoreModel, WpModel
+from models.train import LogisticWpModel, NbaLogisticWpModel, NbaWpModel, ScoreModel, WpModel
 
 WP_VARIANTS = ("home_wp", "home_wp_spread")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How one registry model is trained and judged."""
+    """How one registry model is trained and judged, and which sport's mart it reads."""
 
     name: str
     model_class: type
     training_rows: Callable[[pd.DataFrame], pd.DataFrame]
     evaluate: Callable[[pd.DataFrame], dict]
+    sport: str = "nfl"
+
+    @property
+    def mart(self) -> str:
+        return f"marts.{self.sport}_wp_features"
+
+    def frame(self, con) -> pd.DataFrame:
+        """The mart rows this model trains on (`con`: a DuckDB connection to the warehouse)."""
+        return MART_FRAMES[self.sport](con, self.mart)
+
+
+MART_FRAMES = {"nfl": mart_frame, "nba": nba_mart_frame}
 
 
 def _posteam_view(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -41,26 +59,45 @@ def _posteam_view(predictions: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def evaluate_wp(predictions: pd.DataFrame) -> dict:
-    view = _posteam_view(predictions)
-    variants = {v: wp_metrics_by_season(view, v, "posteam_win") for v in WP_VARIANTS}
-    spread = variants["home_wp_spread"]
-    return {
-        "variants": variants,
-        "per_quarter": {v: per_quarter_table(view, v, "posteam_win").to_dict("records") for v in WP_VARIANTS},
-        "calibration": {
-            v: calibration_table(view["posteam_win"], view[v], view["quarter"]).to_dict("records")
-            for v in WP_VARIANTS
-        },
-        "selection": {
-            "metric": "log_loss",
-            "variant": "home_wp_spread",
-            "by_season": {s: m["log_loss"] for s, m in spread["by_season"].items()},
-            "calibration_error_by_season": {
-                s: m["calibration_error"] for s, m in spread["by_season"].items()
+def wp_evaluator(
+    variants: tuple[str, ...],
+    label: str,
+    period: str,
+    selected: str,
+    view: Callable[[pd.DataFrame], pd.DataFrame] = lambda predictions: predictions,
+) -> Callable[[pd.DataFrame], dict]:
+    """Metrics of win-probability predictions: per variant overall and per held-out season, per period,
+    calibration tables (by `period`), and the selection metric (log loss of `selected`) per season."""
+
+    def evaluate(predictions: pd.DataFrame) -> dict:
+        viewed = view(predictions)
+        by_variant = {v: wp_metrics_by_season(viewed, v, label, period) for v in variants}
+        chosen = by_variant[selected]
+        return {
+            "variants": by_variant,
+            "per_period": {
+                v: per_period_table(viewed, v, label, period).to_dict("records") for v in variants
             },
-        },
-    }
+            "calibration": {
+                v: calibration_table(viewed[label], viewed[v], viewed[period]).to_dict("records")
+                for v in variants
+            },
+            "selection": {
+                "metric": "log_loss",
+                "variant": selected,
+                "by_season": {s: m["log_loss"] for s, m in chosen["by_season"].items()},
+                "calibration_error_by_season": {
+                    s: m["calibration_error"] for s, m in chosen["by_season"].items()
+                },
+            },
+        }
+
+    return evaluate
+
+
+evaluate_wp = wp_evaluator(WP_VARIANTS, "posteam_win", "quarter", "home_wp_spread", _posteam_view)
+# NBA: the home team's win, calibration by period with every overtime as one period (`period_group`)
+evaluate_nba_wp = wp_evaluator(("home_wp",), "home_win", "period_group", "home_wp")
 
 
 def evaluate_score(predictions: pd.DataFrame) -> dict:
@@ -81,6 +118,8 @@ SPECS = {
         ModelSpec("nfl_wp", WpModel, wp_training_rows, evaluate_wp),
         ModelSpec("nfl_wp_baseline", LogisticWpModel, wp_training_rows, evaluate_wp),
         ModelSpec("nfl_score", ScoreModel, score_training_rows, evaluate_score),
+        ModelSpec("nba_wp", NbaWpModel, nba_training_rows, evaluate_nba_wp, "nba"),
+        ModelSpec("nba_wp_baseline", NbaLogisticWpModel, nba_training_rows, evaluate_nba_wp, "nba"),
     )
 }
 

@@ -1,19 +1,32 @@
-"""Scoring with the champions: a frame of plays, an nflverse file, or one live game state."""
+"""Scoring with the champions: a frame of plays, an nflverse file, or one live game state; for the NBA a
+frame of actions or any PlayByPlayV3 file (through the mart's own feature SQL)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from models.features import ALL_FEATURES, SCORE_FEATURES, WP_FEATURES, WP_SPREAD_FEATURES, from_nflverse
-from models.registry import champion
-from models.train import ScoreModel, WpModel, line_prior
+from models.features import (
+    ALL_FEATURES,
+    SCORE_FEATURES,
+    WP_FEATURES,
+    WP_SPREAD_FEATURES,
+    MissingColumnsError,
+    from_nflverse,
+    nba_mart_frame,
+)
+from models.registry import Entry, champion
+from models.train import NbaWpModel, ScoreModel, WpModel, line_prior
 
 PAUSES = ("TIMEOUT", "END_QUARTER", "UNSPECIFIED", "COMMENT")  # feed rows where no play happens
 OUTPUT_COLUMNS = ("game_id", "play_id", "home_wp", "home_wp_spread", "pred_home_score", "pred_away_score")
+NBA_OUTPUT_COLUMNS = ("game_id", "action_id", "action_number", "home_wp")
 
 
 class NoChampionError(RuntimeError):
@@ -34,6 +47,18 @@ def read_plays(path: Path) -> pd.DataFrame:
     raise ValueError(f"{path}: expected a .parquet, .csv or .csv.gz file")
 
 
+def champions(con, sport: str, names: tuple[str, ...]) -> list[Entry]:
+    """The registry's champions of `names`, or NoChampionError naming the missing ones and what to do."""
+    entries = {name: champion(con, name) for name in names}
+    missing = [name for name, entry in entries.items() if entry is None]
+    if missing:
+        raise NoChampionError(
+            f"no champion model for {', '.join(missing)}: train the models first (`make demo`, "
+            f"`playcast train {sport}`, or materialize the {sport}_models group in the Dagster UI)"
+        )
+    return list(entries.values())
+
+
 @dataclass
 class NflPredictor:
     """The champion win-probability and final-score models, loaded once."""
@@ -46,14 +71,7 @@ class NflPredictor:
 
     @classmethod
     def from_registry(cls, con) -> NflPredictor:
-        entries = {name: champion(con, name) for name in ("nfl_wp", "nfl_score")}
-        missing = [name for name, entry in entries.items() if entry is None]
-        if missing:
-            raise NoChampionError(
-                f"no champion model for {', '.join(missing)}: train the models first (`make demo`, or "
-                "materialize the nfl_models group in the Dagster UI)"
-            )
-        wp, score = entries["nfl_wp"], entries["nfl_score"]
+        wp, score = champions(con, "nfl", ("nfl_wp", "nfl_score"))
         return cls(wp.load(), score.load(), f"{wp.label}+{score.label}", wp.training_seasons)
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -115,3 +133,85 @@ _WP_INDEX, _WP_SPREAD_INDEX, _SCORE_INDEX = (
     np.array([ALL_FEATURES.index(f) for f in features])
     for features in (WP_FEATURES, WP_SPREAD_FEATURES, SCORE_FEATURES)
 )
+
+
+@dataclass
+class NbaPredictor:
+    """The champion NBA win-probability model, loaded once."""
+
+    wp: NbaWpModel
+    model_version: str
+    training_seasons: list[int]
+
+    @classmethod
+    def from_registry(cls, con) -> NbaPredictor:
+        (wp,) = champions(con, "nba", ("nba_wp",))
+        return cls(wp.load(), wp.label, wp.training_seasons)
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """nba_mart_frame rows in; game_id, action_id, action_number, home_wp, model_version out."""
+        out = frame.loc[:, ["game_id", "action_id", "action_number"]].reset_index(drop=True)
+        out["home_wp"] = self.wp.predict(frame)["home_wp"]
+        out["model_version"] = self.model_version
+        return out
+
+
+def read_nba_actions(path: Path) -> pa.Table:
+    """A PlayByPlayV3 file (parquet or csv with the mirror's season-file columns) as PBP_SCHEMA rows.
+
+    Extra columns are dropped; missing ones raise MissingColumnsError naming the file and the columns.
+    """
+    from pyarrow import csv
+
+    from ingest.nba_stats import PBP_SCHEMA
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+        elif path.name.endswith((".csv", ".csv.gz")):  # typed by name, so gameId keeps its leading zeros
+            types = {f.name: f.type for f in PBP_SCHEMA}
+            table = csv.read_csv(path, convert_options=csv.ConvertOptions(column_types=types))
+        else:
+            raise ValueError(f"{path}: expected a .parquet, .csv or .csv.gz file")
+    except (pa.ArrowInvalid, OSError) as error:
+        raise ValueError(f"{path}: cannot be read ({type(error).__name__}: {error})") from error
+    missing = [f.name for f in PBP_SCHEMA if f.name not in table.column_names]
+    if missing:
+        raise MissingColumnsError(f"{path} lacks PlayByPlayV3 column(s): {', '.join(missing)}")
+    try:
+        return table.select(PBP_SCHEMA.names).cast(PBP_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise ValueError(f"{path}: columns of the wrong type ({error})") from error
+
+
+def nba_features(actions: pa.Table, games: pa.Table | None) -> pd.DataFrame:
+    """The rows of marts.nba_wp_features for `actions` (PBP_SCHEMA), by the mart's own SQL (the dbt macro
+    `nba_wp_features_from_actions`, rendered once), as nba_mart_frame. `games`: raw.nba_games rows for
+    labels and team strength; without them every action is still scored (labels and strength NaN)."""
+    from ingest.nba_stats import GAMES_SCHEMA
+    from warehouse.dbt_sql import live_nba_features_sql
+
+    con = duckdb.connect()
+    try:
+        con.execute("create schema raw")
+        con.register("games_input", games if games is not None else GAMES_SCHEMA.empty_table())
+        con.execute("create table raw.nba_games as select * from games_input")
+        con.register("live_actions", actions)
+        con.execute(f"create table nba_features as {live_nba_features_sql()}")
+        return nba_mart_frame(con, "nba_features")
+    finally:
+        con.close()
+
+
+def warehouse_nba_games(con) -> pa.Table | None:
+    """raw.nba_games from the warehouse, or None when it has no NBA games."""
+    exists = "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?"
+    if not con.execute(exists, ["nba_games"]).fetchone()[0]:
+        return None
+    cursor = con.cursor()  # its own result set: `con` may still hold the registry query's
+    try:
+        return cursor.sql("select * from raw.nba_games").to_arrow_table()
+    finally:
+        cursor.close()

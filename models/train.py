@@ -1,4 +1,5 @@
-"""The NFL models: xgboost win probability (with and without the spread), a logistic baseline, final score.
+"""The models: NFL xgboost win probability (with and without the spread), final score, NBA win probability,
+and logistic baselines of both sports' win probability.
 
 Each model is a small class with `fit`, `predict` (a dict of named arrays), `save` and `load`; artifacts are
 xgboost's own UBJ format and plain JSON, never pickles. Hyper-parameters of the WP models are nflfastR's.
@@ -7,7 +8,7 @@ xgboost's own UBJ format and plain JSON, never pickles. Hyper-parameters of the 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -15,7 +16,16 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from models.features import MONOTONE, SCORE_FEATURES, WP_FEATURES, WP_SPREAD_FEATURES, home_wp, matrix
+from models.features import (
+    MONOTONE,
+    NBA_MONOTONE,
+    NBA_WP_FEATURES,
+    SCORE_FEATURES,
+    WP_FEATURES,
+    WP_SPREAD_FEATURES,
+    home_wp,
+    matrix,
+)
 
 THREADS = 2
 
@@ -27,12 +37,13 @@ class BoosterSpec:
     features: tuple[str, ...]
     params: dict
     rounds: int
+    monotone: dict[str, int] = field(default_factory=lambda: MONOTONE)  # feature -> +1 / -1
 
     def full_params(self) -> dict:
         params = {"tree_method": "hist", "nthread": THREADS, "seed": 2026, **self.params}
         if params.get("objective") == "binary:logistic":
             params["monotone_constraints"] = (
-                "(" + ",".join(str(MONOTONE.get(f, 0)) for f in self.features) + ")"
+                "(" + ",".join(str(self.monotone.get(f, 0)) for f in self.features) + ")"
             )
         return params
 
@@ -73,6 +84,24 @@ WP_NO_SPREAD = BoosterSpec(
         "min_child_weight": 1,
     },
     65,
+)
+# NBA home win probability: every action is a row (~600k a season, strongly correlated within a game), so
+# shallow trees with large leaves; chosen among three settings by training on 2022-23 and evaluating on
+# 2023-24 and the reverse, never on 2024-25 (BENCHMARKS.md)
+NBA_WP = BoosterSpec(
+    NBA_WP_FEATURES,
+    {
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+        "eta": 0.1,
+        "max_depth": 4,
+        "min_child_weight": 1000,
+        "lambda": 10,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+    },
+    150,
+    NBA_MONOTONE,
 )
 # corrections to the lines' prior from the game state: shallow, heavily regularized (measured in LOSO)
 SCORE = BoosterSpec(
@@ -175,14 +204,56 @@ class WpModel:
 
 
 @dataclass
+class NbaWpModel:
+    """NBA home win probability from one xgboost model of the home team's win."""
+
+    kind: ClassVar[str] = "xgboost_nba_wp"
+    booster: xgb.Booster
+
+    @classmethod
+    def fit(cls, rows: pd.DataFrame) -> NbaWpModel:
+        booster = NBA_WP.fit(rows, rows["home_win"])
+        booster.feature_names = list(NBA_WP.features)  # saved with the model: a version scores what it learnt
+        return cls(booster)
+
+    def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        return {"home_wp": predict_booster(self.booster, frame, tuple(self.booster.feature_names))}
+
+    def save(self, folder: Path) -> None:
+        _save_boosters(folder, {"home_wp": self.booster})
+
+    @classmethod
+    def load(cls, folder: Path) -> NbaWpModel:
+        return cls(_load_booster(folder, "home_wp"))
+
+    def describe(self) -> dict:
+        return {
+            "home_wp": {
+                "features": list(NBA_WP.features),
+                "params": NBA_WP.full_params(),
+                "rounds": NBA_WP.rounds,
+            }
+        }
+
+
+@dataclass
 class LogisticWpModel:
-    """Baseline: logistic regression on the same features (standardized, missing → training median)."""
+    """Baseline: logistic regression on the same features (standardized, missing → training median).
+
+    The NFL's models posteam's win with and without the spread (`variants`: stored name → output and
+    features); a subclass changes the class variables for another sport.
+    """
 
     kind: ClassVar[str] = "logistic_wp"
+    variants: ClassVar[dict[str, tuple[str, tuple[str, ...]]]] = {
+        "wp": ("home_wp", WP_FEATURES),
+        "wp_spread": ("home_wp_spread", WP_SPREAD_FEATURES),
+    }
+    label: ClassVar[str] = "posteam_win"
     coefficients: dict[str, dict]  # variant -> {features, center, scale, coef, intercept}
 
-    @staticmethod
-    def _fit_one(rows: pd.DataFrame, features: tuple[str, ...]) -> dict:
+    @classmethod
+    def _fit_one(cls, rows: pd.DataFrame, features: tuple[str, ...]) -> dict:
         from sklearn.linear_model import LogisticRegression  # only training needs scikit-learn
 
         x = matrix(rows, features).astype(np.float64)
@@ -190,7 +261,7 @@ class LogisticWpModel:
         x = np.where(np.isnan(x), center, x)
         scale = x.std(axis=0)
         scale[scale == 0] = 1.0
-        fitted = LogisticRegression(max_iter=1000).fit((x - center) / scale, rows["posteam_win"].to_numpy())
+        fitted = LogisticRegression(max_iter=1000).fit((x - center) / scale, rows[cls.label].to_numpy())
         return {
             "features": list(features),
             "center": center.tolist(),
@@ -201,22 +272,23 @@ class LogisticWpModel:
 
     @classmethod
     def fit(cls, rows: pd.DataFrame) -> LogisticWpModel:
-        return cls(
-            {"wp": cls._fit_one(rows, WP_FEATURES), "wp_spread": cls._fit_one(rows, WP_SPREAD_FEATURES)}
-        )
+        return cls({name: cls._fit_one(rows, features) for name, (_, features) in cls.variants.items()})
 
-    def _posteam_wp(self, frame: pd.DataFrame, variant: str) -> np.ndarray:
+    def _label_wp(self, frame: pd.DataFrame, variant: str) -> np.ndarray:
         c = self.coefficients[variant]
         x = matrix(frame, tuple(c["features"])).astype(np.float64)
         center = np.asarray(c["center"])
         z = ((np.where(np.isnan(x), center, x) - center) / np.asarray(c["scale"])) @ np.asarray(c["coef"])
         return 1.0 / (1.0 + np.exp(-(z + c["intercept"])))
 
+    @staticmethod
+    def _home(frame: pd.DataFrame, wp: np.ndarray) -> np.ndarray:
+        return home_wp(wp, frame["posteam_is_home"].to_numpy())
+
     def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        is_home = frame["posteam_is_home"].to_numpy()
         return {
-            "home_wp": home_wp(self._posteam_wp(frame, "wp"), is_home),
-            "home_wp_spread": home_wp(self._posteam_wp(frame, "wp_spread"), is_home),
+            output: self._home(frame, self._label_wp(frame, name))
+            for name, (output, _) in self.variants.items()
         }
 
     def save(self, folder: Path) -> None:
@@ -232,6 +304,18 @@ class LogisticWpModel:
             name: {"features": c["features"], "model": "sklearn LogisticRegression"}
             for name, c in self.coefficients.items()
         }
+
+
+class NbaLogisticWpModel(LogisticWpModel):
+    """NBA baseline: logistic regression of the home team's win on the NBA features."""
+
+    kind: ClassVar[str] = "logistic_nba_wp"
+    variants: ClassVar[dict[str, tuple[str, tuple[str, ...]]]] = {"home_wp": ("home_wp", NBA_WP_FEATURES)}
+    label: ClassVar[str] = "home_win"
+
+    @staticmethod
+    def _home(frame: pd.DataFrame, wp: np.ndarray) -> np.ndarray:
+        return wp
 
 
 @dataclass
@@ -282,7 +366,9 @@ class ScoreModel:
         }
 
 
-MODEL_CLASSES: dict[str, type] = {cls.kind: cls for cls in (WpModel, LogisticWpModel, ScoreModel)}
+MODEL_CLASSES: dict[str, type] = {
+    cls.kind: cls for cls in (WpModel, LogisticWpModel, ScoreModel, NbaWpModel, NbaLogisticWpModel)
+}
 
 
 def load_model(kind: str, folder: Path) -> Model:

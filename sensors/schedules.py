@@ -1,59 +1,102 @@
-"""Retraining: a weekly in-season schedule and retraining when new data reaches the feature mart."""
+"""Per sport: `dbt build` after new raw seasons, weekly in-season retraining, retraining on new mart data."""
 
 import os
+from dataclasses import dataclass
 
 import dagster as dg
 
-MODEL_GROUP = "nfl_models"
-# Tuesdays 06:00 from September through February (the NFL season); PLAYCAST_RETRAIN_CRON overrides it
-RETRAIN_CRON = os.environ.get("PLAYCAST_RETRAIN_CRON", "0 6 * 9-12,1-2 2")
-
-retrain_job = dg.define_asset_job(
-    "retrain_nfl_models",
-    selection=dg.AssetSelection.groups(MODEL_GROUP),
-    description="Train, evaluate and register a new version of every NFL model.",
-)
-weekly_retrain = dg.ScheduleDefinition(
-    name="weekly_nfl_retrain",
-    job=retrain_job,
-    cron_schedule=RETRAIN_CRON,
-    execution_timezone=os.environ.get("PLAYCAST_RETRAIN_TIMEZONE", "America/New_York"),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Weekly retraining during the season (PLAYCAST_RETRAIN_CRON).",
-)
-RAW_NFL = [dg.AssetKey(["raw", name]) for name in ("nfl_games", "nfl_pbp", "nfl_game_feed")]
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]  # fmt: skip
 
 
-@dg.sensor(
-    job_name="build_features",
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs `dbt build` once raw seasons have landed and no ingest run is still going.",
-)
-def marts_on_new_seasons(context: dg.SensorEvaluationContext):
-    latest = 0
-    for key in RAW_NFL:
-        records = context.instance.fetch_materializations(key, limit=1).records
-        latest = max([latest, *(r.storage_id for r in records)])
-    seen = int(context.cursor or 0)
-    if latest <= seen:
-        return dg.SkipReason("no new raw season since the last dbt build")
-    ingesting = context.instance.get_runs(dg.RunsFilter(job_name="nfl_ingest", statuses=ACTIVE), limit=1)
-    if ingesting:
-        return dg.SkipReason("waiting for the running ingest (backfill) to finish")
-    context.update_cursor(str(latest))
-    return dg.RunRequest(run_key=f"raw-nfl-{latest}")
+@dataclass(frozen=True)
+class Season:
+    """When a sport plays, for its weekly retraining (cron in the time zone; an env var overrides it)."""
+
+    cron: str
+    cron_env: str
+    description: str
 
 
-# the model assets' eager condition: a new mart (after any dbt build) → every model retrains
+# Tuesdays 06:00 New York time: NFL September to February, NBA October to June
+SEASONS = {
+    "nfl": Season("0 6 * 9-12,1-2 2", "PLAYCAST_RETRAIN_CRON", "September through February"),
+    "nba": Season("0 6 * 10-12,1-6 2", "PLAYCAST_NBA_RETRAIN_CRON", "October through June"),
+}
+RETRAIN_TIMEZONE = os.environ.get("PLAYCAST_RETRAIN_TIMEZONE", "America/New_York")
+RETRAIN_CRON = os.environ.get(SEASONS["nfl"].cron_env, SEASONS["nfl"].cron)
+NBA_RETRAIN_CRON = os.environ.get(SEASONS["nba"].cron_env, SEASONS["nba"].cron)
+RAW = {
+    "nfl": [dg.AssetKey(["raw", name]) for name in ("nfl_games", "nfl_pbp", "nfl_game_feed")],
+    "nba": [dg.AssetKey(["raw", name]) for name in ("nba_games", "nba_pbp")],
+}
+RAW_NFL = RAW["nfl"]
+
+
+def retrain_job(sport: str):  # an unresolved asset job: Definitions resolves it
+    return dg.define_asset_job(
+        f"retrain_{sport}_models",
+        selection=dg.AssetSelection.groups(f"{sport}_models"),
+        description=f"Train, evaluate and register a new version of every {sport.upper()} model.",
+    )
+
+
+def weekly_retrain(sport: str, cron: str) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name=f"weekly_{sport}_retrain",
+        job=retrain_job(sport),
+        cron_schedule=cron,
+        execution_timezone=RETRAIN_TIMEZONE,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Weekly retraining during the {sport.upper()} season, {SEASONS[sport].description} "
+        f"({SEASONS[sport].cron_env}).",
+    )
+
+
+def marts_on_new_seasons(sport: str) -> dg.SensorDefinition:
+    """Runs the sport's `dbt build` once raw seasons have landed and none of its ingest runs is going."""
+
+    @dg.sensor(
+        name=f"{sport}_marts_on_new_seasons",
+        job_name=f"build_{sport}_features",
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Runs the {sport.upper()} `dbt build` once raw seasons have landed and no ingest run "
+        "is still going.",
+    )
+    def sensor(context: dg.SensorEvaluationContext):
+        latest = 0
+        for key in RAW[sport]:
+            records = context.instance.fetch_materializations(key, limit=1).records
+            latest = max([latest, *(r.storage_id for r in records)])
+        seen = int(context.cursor or 0)
+        if latest <= seen:
+            return dg.SkipReason("no new raw season since the last dbt build")
+        ingesting = context.instance.get_runs(
+            dg.RunsFilter(job_name=f"{sport}_ingest", statuses=ACTIVE), limit=1
+        )
+        if ingesting:
+            return dg.SkipReason("waiting for the running ingest (backfill) to finish")
+        context.update_cursor(str(latest))
+        return dg.RunRequest(run_key=f"raw-{sport}-{latest}")
+
+    return sensor
+
+
+nfl_weekly_retrain = weekly_retrain("nfl", RETRAIN_CRON)
+nba_weekly_retrain = weekly_retrain("nba", NBA_RETRAIN_CRON)
+nfl_marts_on_new_seasons = marts_on_new_seasons("nfl")
+nba_marts_on_new_seasons = marts_on_new_seasons("nba")
+schedules = [nfl_weekly_retrain, nba_weekly_retrain]
+mart_sensors = [nfl_marts_on_new_seasons, nba_marts_on_new_seasons]
+
+# the model assets' eager condition: a new mart (after any dbt build) → that sport's models retrain
 retrain_on_new_data = dg.AutomationConditionSensorDefinition(
     "retrain_on_new_data",
-    target=dg.AssetSelection.groups(MODEL_GROUP),
+    target=dg.AssetSelection.groups("nfl_models", "nba_models"),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    description="Retrains the models when the feature mart changes.",
+    description="Retrains a sport's models when its feature mart changes.",
 )

@@ -7,7 +7,9 @@ from dagster._core.utils import make_new_run_id
 from dagster._utils.schedules import cron_string_iterator
 
 from orchestration.definitions import defs
-from sensors.schedules import RAW_NFL, RETRAIN_CRON, marts_on_new_seasons, weekly_retrain
+from sensors.schedules import RAW_NFL, RETRAIN_CRON
+from sensors.schedules import nfl_marts_on_new_seasons as marts_on_new_seasons
+from sensors.schedules import nfl_weekly_retrain as weekly_retrain
 
 MODELS = {dg.AssetKey(["ml", name]) for name in ("nfl_wp_model", "nfl_wp_baseline_model", "nfl_score_model")}
 MART = dg.AssetKey(["marts", "nfl_wp_features"])

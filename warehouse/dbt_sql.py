@@ -17,9 +17,12 @@ from pathlib import Path
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")  # the venv's dbt, whatever PATH says
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
-# the whole feature path over feed-shaped rows in a relation named `live_plays` (see macros/nfl/)
-LIVE_NFL_FEATURES = "{{ nfl_wp_features_from_feed('live_plays', 'raw.nfl_games') }}"
-LIVE_NFL_FEATURES_SQL = DBT_PROJECT_DIR / "target" / "live_nfl_wp_features.sql"
+# each sport's whole feature path over raw-shaped rows in a relation of the live run (see macros/<sport>/):
+# NFL feed plays in `live_plays`, NBA PlayByPlayV3 actions in `live_actions`
+LIVE_FEATURES = {
+    "nfl": "{{ nfl_wp_features_from_feed('live_plays', 'raw.nfl_games') }}",
+    "nba": "{{ nba_wp_features_from_actions('live_actions', 'raw.nba_games') }}",
+}
 
 
 def newest_source_mtime() -> float:
@@ -71,10 +74,21 @@ def ensure_manifest() -> Path:
     return MANIFEST
 
 
-def live_nfl_features_sql() -> str:
-    """`nfl_wp_features_from_feed` rendered over `live_plays` and `raw.nfl_games`, compiled when stale."""
+def live_features_sql(sport: str) -> str:
+    """The sport's feature macro rendered over its live relation (LIVE_FEATURES), compiled when stale."""
+    path = DBT_PROJECT_DIR / "target" / f"live_{sport}_wp_features.sql"
     with _target_lock():
-        if _is_stale(LIVE_NFL_FEATURES_SQL):
-            sql = _dbt("compile", "--inline", LIVE_NFL_FEATURES, capture=True).strip()
-            LIVE_NFL_FEATURES_SQL.write_text(sql + "\n")
-        return LIVE_NFL_FEATURES_SQL.read_text()
+        if _is_stale(path):
+            sql = _dbt("compile", "--inline", LIVE_FEATURES[sport], capture=True).strip()
+            path.write_text(sql + "\n")
+        return path.read_text()
+
+
+def live_nfl_features_sql() -> str:
+    """`nfl_wp_features_from_feed` rendered over `live_plays` and `raw.nfl_games`."""
+    return live_features_sql("nfl")
+
+
+def live_nba_features_sql() -> str:
+    """`nba_wp_features_from_actions` rendered over `live_actions` and `raw.nba_games`."""
+    return live_features_sql("nba")

@@ -1,0 +1,1 @@
+{{ nba_game_state(ref('stg_nba__actions')) }}

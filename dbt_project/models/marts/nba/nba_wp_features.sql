@@ -1,0 +1,1 @@
+{{ nba_wp_features(ref('int_nba__game_state'), ref('stg_nba__games')) }}

@@ -1,0 +1,1 @@
+{{ nba_action_state(source('raw', 'nba_pbp')) }}

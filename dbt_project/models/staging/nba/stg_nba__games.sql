@@ -1,0 +1,1 @@
+{{ nba_games(source('raw', 'nba_games'), source('raw', 'nba_pbp')) }}
