@@ -1,8 +1,11 @@
-"""Live scoring speed: latency through the real daemon and broker, and the throughput of a season's backlog.
+"""Live scoring speed: latency through the real daemon and broker, and the throughput of a backlog.
 
 Usage (after `make demo`, which builds the warehouse and trains the champions):
     PLAYCAST_DATA_MIRROR=../shared/data .venv/bin/python -m benchmarks.live [--plays 120] [--interval 0.5]
+        [--season 2023] [--nba-season 2024-25 --nba-games 100]
 Works on a copy of the warehouse, a fresh Dagster instance and a local broker on a free port; prints numbers.
+Throughput: an NFL season's backlog, and (when the warehouse has the NBA mart and champion) the first
+--nba-games games of an NBA season (100 games are ~50k actions, an NFL season's size and one run's cap).
 """
 
 import argparse
@@ -10,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -18,16 +22,17 @@ import numpy as np
 from kafka import KafkaProducer
 
 from live.microbatch import process_batch
-from models.predict import NflPredictor
+from live.sports import NBA, NFL, Sport
 from stream import NFL_TOPIC
 from stream.broker import LocalBroker
 from stream.events import encode
+from stream.nba_replay import replay_nba
+from stream.nba_replay import season_game_ids as nba_season_game_ids
 from stream.offsets import cluster_id, high_watermarks, read_ranges
-from stream.replay import load_game, replay_nfl, season_game_ids
+from stream.replay import ReplayStats, load_game, replay_nfl, season_game_ids
 from tests.kafka_fixtures import free_port
 from tests.pipeline import dagster_home, start_daemon
 from warehouse import warehouse_path
-from warehouse.dbt_sql import live_nfl_features_sql
 
 GAME = "2023_21_DET_SF"  # not the demo's game, so its predictions are new
 
@@ -106,29 +111,39 @@ def _has_live(con) -> bool:
                             "and table_name = 'events'").fetchall()[0][0])  # fmt: skip
 
 
-def throughput(warehouse: Path, season: int) -> None:
-    """A season's backlog scored in one micro-batch, next to kafka-python reading the same offsets."""
+def throughput(warehouse: Path, sport: Sport, replay: Callable[[str], ReplayStats], label: str) -> None:
+    """A backlog scored in one micro-batch, next to kafka-python reading the same offsets."""
     with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        stats = replay_nfl(broker.bootstrap, season_game_ids(season), speed="max", progress=lambda _: None)
-        ranges = {p: (0, end) for p, end in high_watermarks(broker.bootstrap, NFL_TOPIC, {}).items() if end}
+        stats = replay(broker.bootstrap)
+        ranges = {p: (0, end) for p, end in high_watermarks(broker.bootstrap, sport.topic, {}).items() if end}
         started = time.perf_counter()
-        records = read_ranges(broker.bootstrap, NFL_TOPIC, ranges)
+        records = read_ranges(broker.bootstrap, sport.topic, ranges)
         read = time.perf_counter() - started
         with duckdb.connect(str(warehouse)) as con:
-            predictor = NflPredictor.from_registry(con)
-            sql = live_nfl_features_sql()
+            predictor = sport.predictor(con)
+            sql = sport.feature_sql()
             started = time.perf_counter()
-            result = process_batch(con, records, "benchmark", predictor, sql, cluster_id(broker.bootstrap))
+            result = process_batch(
+                con, records, "benchmark", predictor, sql, cluster_id(broker.bootstrap), sport
+            )
             scored = time.perf_counter() - started
-    print(f"Throughput, season {season} backlog ({stats.events} events of {stats.games} games) in one batch:")
-    for label, seconds in (
+    print(f"Throughput, {label} backlog ({stats.events} events of {stats.games} games) in one batch:")
+    for name, seconds in (
         ("kafka-python reading the offsets (raw consume)", read),
         ("warehouse write + features + scoring", scored),
         ("end to end (read + score)", read + scored),
     ):
-        print(f"  {label:<48} {seconds:6.2f} s  {len(records) / seconds:9,.0f} events/s")
+        print(f"  {name:<48} {seconds:6.2f} s  {len(records) / seconds:9,.0f} events/s")
     ratio = read / (read + scored)
     print(f"  end to end runs at {ratio:.2f}x the raw consume rate; {result.new_predictions} predictions")
+
+
+def _has_nba(warehouse: Path) -> bool:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return bool(con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts' "
+            "and table_name = 'nba_wp_features'"
+        ).fetchall()[0][0])  # fmt: skip
 
 
 def main() -> None:
@@ -136,12 +151,24 @@ def main() -> None:
     parser.add_argument("--plays", type=int, default=120)
     parser.add_argument("--interval", type=float, default=0.5)
     parser.add_argument("--season", type=int, default=2023)
+    parser.add_argument("--nba-season", default="2024-25")
+    parser.add_argument("--nba-games", type=int, default=100)
     args = parser.parse_args()
+    quiet = {"speed": "max", "progress": lambda _: None}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         copy = root / "playcast.duckdb"
         shutil.copy(warehouse_path(), copy)
-        throughput(copy, args.season)
+        throughput(
+            copy,
+            NFL,
+            lambda b: replay_nfl(b, season_game_ids(args.season), **quiet),
+            f"NFL season {args.season}",
+        )
+        if _has_nba(copy):
+            games = nba_season_game_ids(args.nba_season)[: args.nba_games]
+            label = f"NBA {args.nba_season} ({len(games)} games)"
+            throughput(copy, NBA, lambda b: replay_nba(b, games, **quiet), label)
         latency(root, copy, args.plays, args.interval)
 
 

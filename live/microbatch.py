@@ -1,10 +1,12 @@
 """One micro-batch: Kafka records of known offsets → live tables → features (the marts' SQL) → predictions.
 
-Everything happens in one transaction, so a failed batch leaves the warehouse as it was, and every write is
-keyed, so processing the same offsets again changes nothing. Malformed events and plays of games that are
-not in `raw.nfl_games` go to `live.dead_letters` with the reason; the rest of the batch goes on.
-Features are recomputed from all plays seen so far of each game in the batch (state carries across
-batches, and a late or out-of-order play corrects the predictions of the plays after it).
+The same for every sport (live/sports.py says which tables, SQL and models). Everything happens in one
+transaction, so a failed batch leaves the warehouse as it was, and every write is keyed, so processing the
+same offsets again changes nothing. Malformed events and rows of games that are not in the sport's games
+table (`raw.nfl_games`, `raw.nba_games`) go to `live.dead_letters` with the reason; the rest of the batch
+goes on. Features are recomputed from all rows seen so far of each game in the batch (state carries across
+batches, and a late or out-of-order row corrects the predictions of the rows after it). For the NBA, the
+batch's new actions then raise momentum alerts (live/alerts.py).
 """
 
 from __future__ import annotations
@@ -17,13 +19,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from live.tables import FEED_COLUMNS, ensure_live_tables
-from models.features import mart_frame
-from models.predict import NflPredictor
-from stream.events import InvalidEvent, decode
+from live.alerts import insert_alerts
+from live.sports import Predictor, Sport
+from live.tables import ensure_live_tables
+from stream.envelope import InvalidEvent
 from stream.offsets import Record
-
-PREDICTION_VALUES = ("home_wp", "home_wp_spread", "pred_home_score", "pred_away_score")
 
 
 @dataclass
@@ -33,39 +33,45 @@ class BatchResult:
     events: int = 0
     new_events: int = 0
     dead_letters: dict[str, int] = field(default_factory=dict)  # reason → count
-    duplicate_plays: int = 0
+    duplicate_rows: int = 0  # rows (plays, actions) received again at another offset
     games: list[str] = field(default_factory=list)
     new_predictions: int = 0
     revised_predictions: int = 0
     latency_seconds: list[float] = field(default_factory=list)
+    alerts: list[dict] = field(default_factory=list)  # new live.alerts rows
 
     def latency(self, quantile: float) -> float | None:
         return float(np.quantile(self.latency_seconds, quantile)) if self.latency_seconds else None
 
 
-def _decode(con: duckdb.DuckDBPyConnection, records: Sequence[Record]) -> tuple[list[tuple], list[tuple]]:
-    """Split records into (record, event) plays of known games and (record, reason) rejections."""
+def _decode(
+    con: duckdb.DuckDBPyConnection, records: Sequence[Record], sport: Sport
+) -> tuple[list[tuple], list[tuple]]:
+    """Split records into (record, event) rows of known games and (record, reason) rejections."""
     decoded, rejected = [], []
     for record in records:
         try:
-            decoded.append((record, decode(record.value)))
+            decoded.append((record, sport.events.decode(record.value)))
         except InvalidEvent as error:
             rejected.append((record, str(error)))
-    game_ids = sorted({event["play"]["game_id"] for _, event in decoded})
+    payload, game_field = sport.events.payload, sport.events.id_fields[0]
+    game_ids = sorted({event[payload][game_field] for _, event in decoded})
     known = {
         row[0]
         for row in con.execute(
-            "select game_id from raw.nfl_games where game_id in (select unnest(?))", [game_ids]
+            f'select "{sport.games_id}" from {sport.games_table} '
+            f'where "{sport.games_id}" in (select unnest(?))',
+            [game_ids],
         ).fetchall()
     }
-    plays = []
+    rows = []
     for record, event in decoded:
-        game_id = event["play"]["game_id"]
+        game_id = event[payload][game_field]
         if game_id in known:
-            plays.append((record, event))
+            rows.append((record, event))
         else:
-            rejected.append((record, f"unknown game_id {game_id!r}: not in raw.nfl_games"))
-    return plays, rejected
+            rejected.append((record, f"unknown game_id {game_id!r}: not in {sport.games_table}"))
+    return rows, rejected
 
 
 def _origin(source: str, record: Record) -> dict:
@@ -88,22 +94,23 @@ def process_batch(
     con: duckdb.DuckDBPyConnection,
     records: Sequence[Record],
     run_id: str,
-    predictor: NflPredictor,
+    predictor: Predictor,
     feature_sql: str,
     source: str,
+    sport: Sport,
 ) -> BatchResult:
     """Store, featurize and score one batch of records (from cluster `source`) in one transaction on `con`."""
     now = datetime.now(UTC)
     result = BatchResult(events=len(records))
     con.execute("begin transaction")
     try:
-        ensure_live_tables(con)
-        plays, rejected = _decode(con, records)
-        statuses = {(r.partition, r.offset): "dead_letter" for r, _ in rejected}
+        ensure_live_tables(con, sport)
+        rows, rejected = _decode(con, records, sport)
+        status = {(r.partition, r.offset): "dead_letter" for r, _ in rejected}
         result.new_events = _insert(con, "live.events", [
             {**_origin(source, r), "key": r.key.decode() if r.key else None, "value": r.value,
              "kafka_timestamp": datetime.fromtimestamp(r.timestamp / 1000, UTC),
-             "status": statuses.get((r.partition, r.offset), "play"), "run_id": run_id, "received_at": now}
+             "status": status.get((r.partition, r.offset), sport.noun), "run_id": run_id, "received_at": now}
             for r in records
         ])  # fmt: skip
         _insert(con, "live.dead_letters", [
@@ -113,15 +120,18 @@ def process_batch(
         for _, reason in rejected:
             kind = reason.split(":")[0]
             result.dead_letters[kind] = result.dead_letters.get(kind, 0) + 1
-        _insert(con, "live.nfl_plays", [
-            {**{c: e["play"][c] for c in FEED_COLUMNS}, **_origin(source, r), "event_time": e["event_time"],
+        payload, columns = sport.events.payload, sport.row_columns
+        _insert(con, sport.rows_table, [
+            {**{c: e[payload][c] for c in columns}, **_origin(source, r), "event_time": e["event_time"],
              "sent_at": e["sent_at"], "run_id": run_id, "received_at": now}
-            for r, e in plays
+            for r, e in rows
         ])  # fmt: skip
-        result.games = sorted({e["play"]["game_id"] for _, e in plays})
+        result.games = sorted({e[payload][sport.events.id_fields[0]] for _, e in rows})
         if result.games:
-            _features(con, result, feature_sql)
-            _predict(con, result, predictor, run_id, now)
+            _features(con, result, feature_sql, sport)
+            if sport.alerts:
+                result.alerts = insert_alerts(con, sport, run_id, now)
+            _predict(con, result, predictor, run_id, now, sport)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -129,50 +139,56 @@ def process_batch(
     return result
 
 
-def _features(con: duckdb.DuckDBPyConnection, result: BatchResult, feature_sql: str) -> None:
-    """Features of every play seen so far of the batch's games, with the marts' SQL; first offset wins."""
+def _features(con: duckdb.DuckDBPyConnection, result: BatchResult, feature_sql: str, sport: Sport) -> None:
+    """Features of every row seen so far of the batch's games, with the marts' SQL; first offset wins."""
+    game, row = (f'"{c}"' for c in sport.events.id_fields)
     con.execute("create or replace temp table batch_games as select unnest(?) as game_id", [result.games])
-    con.execute("""
-        create or replace temp table live_plays as
-        select * from live.nfl_plays where game_id in (select game_id from batch_games)
-        qualify row_number() over (
-            partition by game_id, play_id order by received_at, "partition", "offset"
-        ) = 1
+    con.execute(f"""
+        create or replace temp table {sport.rows_relation} as
+        select * from {sport.rows_table} where {game} in (select game_id from batch_games)
+        qualify row_number() over (partition by {game}, {row} order by received_at, "partition", "offset") = 1
     """)
     seen = con.execute(
-        "select count(*) from live.nfl_plays where game_id in (select game_id from batch_games)"
+        f"select count(*) from {sport.rows_table} where {game} in (select game_id from batch_games)"
     ).fetchall()[0][0]
-    result.duplicate_plays = seen - con.execute("select count(*) from live_plays").fetchall()[0][0]
+    result.duplicate_rows = seen - con.execute(f"select count(*) from {sport.rows_relation}").fetchall()[0][0]
     con.execute(f"create or replace temp table live_features as {feature_sql}")
-    con.execute("delete from live.nfl_wp_features where game_id in (select game_id from batch_games)")
-    con.execute("insert into live.nfl_wp_features by name select * from live_features")
+    con.execute(f"delete from {sport.features_table} where game_id in (select game_id from batch_games)")
+    con.execute(f"insert into {sport.features_table} by name select * from live_features")
 
 
 def _predict(
-    con: duckdb.DuckDBPyConnection, result: BatchResult, predictor: NflPredictor, run_id: str, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    result: BatchResult,
+    predictor: Predictor,
+    run_id: str,
+    now: datetime,
+    sport: Sport,
 ) -> None:
-    """Score every play of the batch's games; new plays are inserted, changed ones (late plays) revised."""
-    frame = mart_frame(con, "live_features")
+    """Score every row of the batch's games; new rows are inserted, changed ones (late rows) revised."""
+    frame = sport.frame(con, "live_features")
     if frame.empty:
         return
     con.register("_scored", predictor.predict_frame(frame))
-    changed = " or ".join(f"w.{c} is distinct from s.{c}" for c in PREDICTION_VALUES)
+    table, (game, row) = sport.predictions_table, sport.key
+    game_field, row_field = sport.events.id_fields
+    values = sport.prediction_columns
+    changed = " or ".join(f"w.{c} is distinct from s.{c}" for c in values)
     existing, revised = con.execute(
         f"select count(*), count(*) filter (where {changed}) "
-        "from _scored s join live.nfl_win_probability w using (game_id, play_id)"
+        f"from _scored s join {table} w using ({game}, {row})"
     ).fetchall()[0]
-    updates = ", ".join(
-        f"{c} = excluded.{c}" for c in (*PREDICTION_VALUES, "model_version", "run_id", "scored_at")
-    )
+    updates = ", ".join(f"{c} = excluded.{c}" for c in (*values, "model_version", "run_id", "scored_at"))
+    carried = "".join(f'p."{column}", ' for _, _, column in sport.carried)
     con.execute(
         f"""
-        insert into live.nfl_win_probability
-        select s.game_id, s.play_id, p.play_sequence, s.home_wp, s.home_wp_spread,
-               s.pred_home_score, s.pred_away_score, s.model_version, $run_id,
+        insert into {table}
+        select s.{game}, s.{row}, {carried}{", ".join(f"s.{c}" for c in values)}, s.model_version, $run_id,
                p.source, p."topic", p."partition", p."offset", p.event_time, p.sent_at, $now
-        from _scored s join live_plays p using (game_id, play_id)
-        on conflict (game_id, play_id) do update set {updates}
-        where {changed.replace("w.", "live.nfl_win_probability.").replace("s.", "excluded.")}
+        from _scored s join {sport.rows_relation} p
+            on s.{game} = p."{game_field}" and s.{row} = p."{row_field}"
+        on conflict ({game}, {row}) do update set {updates}
+        where {changed.replace("w.", f"{table}.").replace("s.", "excluded.")}
         """,
         {"run_id": run_id, "now": now},
     )
@@ -182,7 +198,7 @@ def _predict(
     result.latency_seconds = [
         r[0]
         for r in con.execute(
-            "select epoch(scored_at - try_cast(sent_at as timestamptz)) from live.nfl_win_probability "
+            f"select epoch(scored_at - try_cast(sent_at as timestamptz)) from {table} "
             "where run_id = $run_id and scored_at = $now and sent_at is not null",
             {"run_id": run_id, "now": now},
         ).fetchall()

@@ -1,7 +1,8 @@
-"""The `live` schema: every consumed record, rejected ones, decoded plays, their features and predictions.
+"""The `live` schema: every consumed record, rejected ones, and per sport the decoded rows, their features,
+predictions and (NBA) momentum alerts.
 
 Keys make re-processing harmless: a record is stored once per (cluster, topic, partition, offset), a
-prediction once per (game_id, play_id).
+prediction once per (game_id, play_id) or (game_id, action_id), an alert once per (game_id, action_id, kind).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from ingest.nfl_game_feed import SCHEMA as FEED_SCHEMA
+from live.sports import Sport
 
 _SQL_TYPES = {pa.int32(): "integer", pa.int64(): "bigint", pa.float64(): "double", pa.string(): "varchar",
               pa.bool_(): "boolean"}  # fmt: skip
@@ -18,21 +19,15 @@ ORIGIN = (
     "source varchar not null, "
     + '"topic" varchar not null, "partition" integer not null, "offset" bigint not null'
 )
-FEED_COLUMNS = [field.name for field in FEED_SCHEMA]
 
-
-def _feed_columns_sql() -> str:
-    return ",\n    ".join(f'"{f.name}" {_SQL_TYPES[f.type]}' for f in FEED_SCHEMA)
-
-
-DDL = f"""
+SHARED_DDL = f"""
 create schema if not exists live;
 create table if not exists live.events (
     {ORIGIN},
     key varchar,
     value blob,
     kafka_timestamp timestamptz,
-    status varchar not null,            -- 'play' or 'dead_letter'
+    status varchar not null,            -- the sport's row noun ('play', 'action') or 'dead_letter'
     run_id varchar not null,
     received_at timestamptz not null,
     primary key (source, "topic", "partition", "offset")
@@ -45,37 +40,60 @@ create table if not exists live.dead_letters (
     received_at timestamptz not null,
     primary key (source, "topic", "partition", "offset")
 );
-create table if not exists live.nfl_plays (
-    {_feed_columns_sql()},
+"""
+ALERTS_DDL = """
+create table if not exists live.alerts (
+    game_id varchar not null,
+    action_id bigint not null,
+    kind varchar not null,              -- 'scoring_run' | 'lead_change'
+    team varchar,                       -- the team on the run / the new leader
+    detail varchar not null,            -- 'BOS 10-0 run', 'BOS leads 101-99'
+    period bigint,
+    clock varchar,
+    home_score bigint,                  -- after the action
+    away_score bigint,
+    run_id varchar not null,
+    alerted_at timestamptz not null,
+    primary key (game_id, action_id, kind)
+);
+"""
+
+
+def _rows_ddl(sport: Sport) -> str:
+    columns = ",\n    ".join(f'"{f.name}" {_SQL_TYPES[f.type]}' for f in sport.row_schema)
+    return f"""
+create table if not exists {sport.rows_table} (
+    {columns},
     {ORIGIN},
     event_time varchar,
     sent_at varchar,
     run_id varchar not null,
     received_at timestamptz not null,
     primary key (source, "topic", "partition", "offset")
-);
-create table if not exists live.nfl_win_probability (
-    game_id varchar not null,
-    play_id bigint not null,
-    play_sequence double,
-    home_wp double,
-    home_wp_spread double,
-    pred_home_score double,
-    pred_away_score double,
+);"""
+
+
+def _predictions_ddl(sport: Sport) -> str:
+    game, row = sport.key
+    carried = "".join(f"\n    {column} {sql_type}," for column, sql_type, _ in sport.carried)
+    values = "".join(f"\n    {column} double," for column in sport.prediction_columns)
+    return f"""
+create table if not exists {sport.predictions_table} (
+    {game} varchar not null,
+    {row} bigint not null,{carried}{values}
     model_version varchar not null,
     run_id varchar not null,
     {ORIGIN},
     event_time varchar,
     sent_at varchar,
     scored_at timestamptz not null,
-    primary key (game_id, play_id)
-);
-"""
+    primary key ({game}, {row})
+);"""
 
 
-def ensure_live_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(DDL)
-    # the features table has exactly the mart's columns, so parity with the mart is a plain comparison
+def ensure_live_tables(con: duckdb.DuckDBPyConnection, sport: Sport) -> None:
     con.execute(
-        "create table if not exists live.nfl_wp_features as select * from marts.nfl_wp_features limit 0"
+        SHARED_DDL + _rows_ddl(sport) + _predictions_ddl(sport) + (ALERTS_DDL if sport.alerts else "")
     )
+    # the features table has exactly the mart's columns, so parity with the mart is a plain comparison
+    con.execute(f"create table if not exists {sport.features_table} as select * from {sport.mart} limit 0")

@@ -1,4 +1,4 @@
-"""The live-scoring code location: the Kafka sensor and the micro-batch job, and nothing heavy.
+"""The live-scoring code location: the Kafka sensors and the micro-batch jobs, and nothing heavy.
 
 A separate location so each micro-batch run process imports only what scoring needs (no dbt, no training):
 run launch time is most of the latency from a play to its prediction. Its assets depend on the batch
@@ -7,23 +7,27 @@ location's raw games and models, so the asset graph shows one lineage across bot
 
 import dagster as dg
 
-from assets.scoring import TOPIC, nfl_live_scoring
+from assets.scoring import NBA_TOPIC_SPEC, NFL_TOPIC_SPEC, nba_live_scoring, nfl_live_scoring
+from live.sports import NBA, NFL
 from orchestration.resources import Kafka, Warehouse
-from sensors.kafka import nfl_plays_sensor
+from sensors.kafka import nba_actions_sensor, nfl_plays_sensor
 from stream import bootstrap_from_env
 from warehouse import warehouse_path
 
-live_job = dg.define_asset_job(
-    "nfl_live_scoring",
-    selection=dg.AssetSelection.assets(nfl_live_scoring),
-    executor_def=dg.in_process_executor,
-    description="Score one slice of Kafka offsets (launched by nfl_plays_sensor).",
-)
+live_jobs = [
+    dg.define_asset_job(
+        sport.job_name,
+        selection=dg.AssetSelection.assets(scoring),
+        executor_def=dg.in_process_executor,
+        description=f"Score one slice of Kafka offsets (launched by {sport.sensor_name}).",
+    )
+    for sport, scoring in ((NFL, nfl_live_scoring), (NBA, nba_live_scoring))
+]
 
 defs = dg.Definitions(
-    assets=[TOPIC, nfl_live_scoring],
-    jobs=[live_job],
-    sensors=[nfl_plays_sensor],
+    assets=[NFL_TOPIC_SPEC, nfl_live_scoring, NBA_TOPIC_SPEC, nba_live_scoring],
+    jobs=live_jobs,
+    sensors=[nfl_plays_sensor, nba_actions_sensor],
     resources={
         "warehouse": Warehouse(path=str(warehouse_path())),
         "kafka": Kafka(bootstrap=bootstrap_from_env()),

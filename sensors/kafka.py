@@ -1,4 +1,4 @@
-"""The micro-batch sensor: each tick turns the new offsets of the play topic into scoring runs.
+"""The micro-batch sensors: each tick turns the new offsets of a sport's topic into scoring runs.
 
 The cursor (JSON: the cluster id and the next offset per partition) is the source of truth; no consumer
 group commits. A run's key is its cluster, topic and offset ranges, so the same slice is never scored by two
@@ -11,8 +11,8 @@ import os
 import dagster as dg
 from kafka.errors import KafkaError
 
+from live.sports import NBA, NFL, Sport
 from orchestration.resources import Kafka
-from stream import NFL_TOPIC
 from stream.offsets import CursorAheadError, OffsetError, advance, cluster_id, next_ranges, ranges_key
 
 # events per run: large slices catch up on a backlog fast; live traffic makes small ones anyway
@@ -20,44 +20,59 @@ MAX_EVENTS = int(os.environ.get("PLAYCAST_LIVE_MAX_EVENTS", "50000"))
 MAX_RUNS_PER_TICK = 4
 
 
-@dg.sensor(
-    job_name="nfl_live_scoring",
-    minimum_interval_seconds=5,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=f"New offsets of `{NFL_TOPIC}` → micro-batch scoring runs (up to PLAYCAST_LIVE_MAX_EVENTS).",
-)
-def nfl_plays_sensor(context: dg.SensorEvaluationContext, kafka: Kafka):
-    saved = json.loads(context.cursor or "{}")
-    requests = []
-    try:
-        cluster = cluster_id(kafka.bootstrap)
-        cursor = (
-            {int(p): o for p, o in saved.get("next", {}).items()} if saved.get("cluster") == cluster else {}
-        )
-        for _ in range(MAX_RUNS_PER_TICK):
-            ranges = next_ranges(kafka.bootstrap, NFL_TOPIC, cursor, MAX_EVENTS, timeout_s=2.0)
-            if not ranges:
-                break
-            key = f"{cluster}/{ranges_key(NFL_TOPIC, ranges)}"
-            config = {
-                "cluster": cluster,
-                "topic": NFL_TOPIC,
-                "ranges": {str(p): [s, e] for p, (s, e) in ranges.items()},
-            }
-            requests.append(
-                dg.RunRequest(
-                    run_key=key,
-                    run_config={"ops": {"score_nfl_microbatch": {"config": config}}},
-                    tags={"playcast/offsets": key},
-                )
+def offsets_sensor(sport: Sport) -> dg.SensorDefinition:
+    """`<sport>_<noun>s_sensor`: new offsets of the sport's topic → `<sport>_live_scoring` runs."""
+    topic, op = sport.topic, sport.op_name
+
+    @dg.sensor(
+        name=sport.sensor_name,
+        job_name=sport.job_name,
+        minimum_interval_seconds=5,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"New offsets of `{topic}` → micro-batch scoring runs (up to PLAYCAST_LIVE_MAX_EVENTS).",
+    )
+    def offsets(context: dg.SensorEvaluationContext, kafka: Kafka):
+        saved = json.loads(context.cursor or "{}")
+        requests = []
+        try:
+            cluster = cluster_id(kafka.bootstrap)
+            cursor = (
+                {int(p): o for p, o in saved.get("next", {}).items()}
+                if saved.get("cluster") == cluster
+                else {}
             )
-            cursor = advance(cursor, ranges)
-    except CursorAheadError as error:
-        context.update_cursor("{}")  # the topic was recreated: start over at 0
-        return dg.SkipReason(f"cursor reset: {error}")
-    except (KafkaError, OffsetError) as error:
-        return dg.SkipReason(f"Kafka at {kafka.bootstrap} not readable: {type(error).__name__}: {error}")
-    if not requests:
-        return dg.SkipReason(f"no new events on {NFL_TOPIC}")
-    context.update_cursor(json.dumps({"cluster": cluster, "next": {str(p): o for p, o in cursor.items()}}))
-    return requests
+            for _ in range(MAX_RUNS_PER_TICK):
+                ranges = next_ranges(kafka.bootstrap, topic, cursor, MAX_EVENTS, timeout_s=2.0)
+                if not ranges:
+                    break
+                key = f"{cluster}/{ranges_key(topic, ranges)}"
+                config = {
+                    "cluster": cluster,
+                    "topic": topic,
+                    "ranges": {str(p): [s, e] for p, (s, e) in ranges.items()},
+                }
+                requests.append(
+                    dg.RunRequest(
+                        run_key=key,
+                        run_config={"ops": {op: {"config": config}}},
+                        tags={"playcast/offsets": key},
+                    )
+                )
+                cursor = advance(cursor, ranges)
+        except CursorAheadError as error:
+            context.update_cursor("{}")  # the topic was recreated: start over at 0
+            return dg.SkipReason(f"cursor reset: {error}")
+        except (KafkaError, OffsetError) as error:
+            return dg.SkipReason(f"Kafka at {kafka.bootstrap} not readable: {type(error).__name__}: {error}")
+        if not requests:
+            return dg.SkipReason(f"no new events on {topic}")
+        context.update_cursor(
+            json.dumps({"cluster": cluster, "next": {str(p): o for p, o in cursor.items()}})
+        )
+        return requests
+
+    return offsets
+
+
+nfl_plays_sensor = offsets_sensor(NFL)
+nba_actions_sensor = offsets_sensor(NBA)

@@ -1,4 +1,4 @@
-"""Kafka for playcast: a local broker, the play event schema, game replay and offset-range reading.
+"""Kafka for playcast: a local broker, the event schemas (NFL plays, NBA actions), game replay, offset ranges.
 
 Plain Python (no Dagster import). Only `stream.broker` knows about Tansu; everything else takes a bootstrap
 string and works against any Kafka-compatible broker (Apache Kafka, Redpanda, Tansu).

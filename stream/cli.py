@@ -1,4 +1,4 @@
-"""`playcast broker` and `playcast replay nfl ...` (mounted by orchestration/cli.py)."""
+"""`playcast broker` and `playcast replay nfl|nba ...` (mounted by orchestration/cli.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import logging
 import sys
 
-from stream import NFL_TOPIC, bootstrap_from_env
+from stream import NBA_TOPIC, NFL_TOPIC, bootstrap_from_env
+
+TOPIC = {"nfl": NFL_TOPIC, "nba": NBA_TOPIC}
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -22,13 +24,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     broker.set_defaults(stream_handler=broker_command)
 
     replay = commands.add_parser("replay", help="publish real games' plays to Kafka, in order, paced")
-    replay.add_argument("sport", choices=["nfl"])
+    replay.add_argument("sport", choices=sorted(TOPIC))
     replay.add_argument(
-        "--game", action="append", default=[], metavar="GAME_ID", help="e.g. 2023_22_SF_KC; repeat for more"
+        "--game",
+        action="append",
+        default=[],
+        metavar="GAME_ID",
+        help="e.g. 2023_22_SF_KC (NFL) or 0022300001 (NBA); repeat for more",
     )
-    replay.add_argument("--season", type=int, help="every game of this season (load tests)")
-    replay.add_argument("--speed", default="max", help="N (N x real time) or max (as fast as possible)")
-    replay.add_argument("--topic", default=NFL_TOPIC)
+    replay.add_argument("--season", help="every game of this season, e.g. 2023 (NFL) or 2023-24 (NBA)")
+    replay.add_argument(
+        "--speed",
+        default="max",
+        help="N (N x real time; NBA: N x game-clock time) or max (as fast as possible)",
+    )
+    replay.add_argument("--topic", help=f"default: {NFL_TOPIC} or {NBA_TOPIC}")
     replay.add_argument(
         "--bootstrap", default=None, help="default: PLAYCAST_KAFKA_BOOTSTRAP or 127.0.0.1:9092"
     )
@@ -44,6 +54,7 @@ def broker_command(args: argparse.Namespace) -> int:
 def replay_command(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
+    from stream.nba_replay import replay_nba
     from stream.replay import ReplayError, parse_speed, replay_nfl
 
     if not args.game and args.season is None:
@@ -57,13 +68,19 @@ def replay_command(args: argparse.Namespace) -> int:
     bootstrap = args.bootstrap or bootstrap_from_env()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    replay, season = replay_nba, args.season
+    if args.sport == "nfl":
+        if args.season is not None and not args.season.isdigit():
+            print(f"playcast replay: NFL season {args.season!r}: expected a year like 2023", file=sys.stderr)
+            return 2
+        replay, season = replay_nfl, None if args.season is None else int(args.season)
     try:
-        stats = replay_nfl(
+        stats = replay(
             bootstrap,
             args.game,
-            season=args.season,
+            season=season,
             speed=speed,
-            topic=args.topic,
+            topic=args.topic or TOPIC[args.sport],
             progress=print,
         )
     except ReplayError as error:

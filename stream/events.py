@@ -53,15 +53,9 @@ it does not know with a clear reason, so such events go to the dead-letter table
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from typing import Any
-
 import orjson
 
-SCHEMA_NAME = "playcast.nfl.play"
-SCHEMA_VERSION = 1
-SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
+from stream.envelope import EventSchema, InvalidEvent
 
 # raw.nfl_game_feed columns, in table order -> accepted JSON type
 PLAY_COLUMNS: dict[str, str] = {
@@ -124,109 +118,12 @@ SCOREBOARD_FIELDS: dict[str, str] = {
 }
 
 
-class InvalidEvent(ValueError):
-    """A record value that is not a valid playcast.nfl.play event; str() is the reason."""
-
-
-# the Python types JSON values of each kind decode to (a bool is not an integer here)
-_PYTHON_TYPES = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,)}
-_PLAY_CHECKS = tuple((field, _PYTHON_TYPES[expected]) for field, expected in PLAY_COLUMNS.items())
-
-
-def _type_ok(value: Any, expected: str) -> bool:
-    return type(value) in _PYTHON_TYPES[expected]
-
-
-def _json_type(value: Any) -> str:
-    return {
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-        str: "string",
-        list: "array",
-        dict: "object",
-    }.get(type(value), "null" if value is None else type(value).__name__)
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def event_time(play: dict) -> str | None:
     """When the play happened: play_end_time, else play_start_time, else None."""
     return play.get("play_end_time") or play.get("play_start_time")
 
 
-def build(row: dict, sent_at: str | None = None, scoreboard: dict | None = None) -> dict:
-    """The event object for one raw.nfl_game_feed row (missing optional columns become null)."""
-    play = {column: row.get(column) for column in PLAY_COLUMNS}
-    if play["stats"] is None:
-        play["stats"] = "[]"
-    event = {
-        "schema": SCHEMA,
-        "event_id": f"{play['game_id']}:{play['play_id']}",
-        "event_time": event_time(play),
-        "sent_at": sent_at or utc_now(),
-        "play": play,
-    }
-    if scoreboard is not None:
-        event["scoreboard"] = {k: scoreboard.get(k) for k in SCOREBOARD_FIELDS}
-    return event
-
-
-def encode(row: dict, sent_at: str | None = None, scoreboard: dict | None = None) -> bytes:
-    """UTF-8 JSON of the event for one raw.nfl_game_feed row (validated: a bad row raises InvalidEvent)."""
-    event = build(row, sent_at, scoreboard)
-    _validate(event)
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def decode(value: bytes | str | None) -> dict:
-    """The validated event: envelope keys, `play` with every raw.nfl_game_feed column (missing optional ->
-    None) and `scoreboard` (dict or None). Raises InvalidEvent with the reason."""
-    if value is None:
-        raise InvalidEvent("empty record (no value; a tombstone?)")
-    try:
-        event = orjson.loads(value.decode("utf-8") if isinstance(value, bytes | bytearray) else value)
-    except UnicodeDecodeError as error:
-        raise InvalidEvent(f"not UTF-8 text ({error})") from None
-    except orjson.JSONDecodeError as error:
-        raise InvalidEvent(f"not JSON ({error})") from None
-    if not isinstance(event, dict):
-        raise InvalidEvent(f"not a JSON object (got {_json_type(event)})")
-    return _validate(event)
-
-
-def _validate(event: dict) -> dict:
-    schema = event.get("schema")
-    if schema is None:
-        raise InvalidEvent("missing required field 'schema'")
-    if not isinstance(schema, str):
-        raise InvalidEvent(f"wrong type for field 'schema' (expected string, got {_json_type(schema)})")
-    name, _, version = schema.rpartition("/")
-    if name != SCHEMA_NAME:
-        raise InvalidEvent(f"unknown schema {schema!r} (expected {SCHEMA!r})")
-    if version != str(SCHEMA_VERSION):
-        raise InvalidEvent(f"unsupported schema version {schema!r} (this consumer reads {SCHEMA!r})")
-
-    for field in ("event_id", "sent_at"):
-        _require(event, field, "string", "")
-    if "event_time" not in event:
-        raise InvalidEvent("missing required field 'event_time' (null is allowed when unknown)")
-    _check_type(event, "event_time", "string", "")
-
-    play = event.get("play")
-    if play is None:
-        raise InvalidEvent("missing required field 'play'")
-    if not isinstance(play, dict):
-        raise InvalidEvent(f"wrong type for field 'play' (expected object, got {_json_type(play)})")
-    for field in REQUIRED_PLAY_FIELDS:
-        if play.get(field) is None:
-            raise InvalidEvent(f"missing required field 'play.{field}'")
-    for field, types in _PLAY_CHECKS:  # the hot loop of a backlog: kept to a type lookup per field
-        value = play.get(field)
-        if value is not None and type(value) not in types:
-            _check_type(play, field, PLAY_COLUMNS[field], "play.")
+def _stats_is_a_json_array(play: dict) -> None:
     stats = play.get("stats")
     if stats is not None:
         try:
@@ -235,45 +132,34 @@ def _validate(event: dict) -> dict:
             parsed = None
         if not isinstance(parsed, list):
             raise InvalidEvent("wrong type for field 'play.stats' (expected a JSON array as text, e.g. '[]')")
-    expected_id = f"{play['game_id']}:{play['play_id']}"
-    if event["event_id"] != expected_id:
-        raise InvalidEvent(
-            f"event_id {event['event_id']!r} does not match play game_id:play_id {expected_id!r}"
-        )
-
-    scoreboard = event.get("scoreboard")
-    if scoreboard is not None:
-        if not isinstance(scoreboard, dict):
-            raise InvalidEvent(
-                f"wrong type for field 'scoreboard' (expected object, got {_json_type(scoreboard)})"
-            )
-        for field, expected in SCOREBOARD_FIELDS.items():
-            _check_type(scoreboard, field, expected, "scoreboard.")
-        scoreboard = {field: scoreboard.get(field) for field in SCOREBOARD_FIELDS}
-
-    normalized = {column: play.get(column) for column in PLAY_COLUMNS}
-    if normalized["stats"] is None:
-        normalized["stats"] = "[]"
-    return {
-        "schema": schema,
-        "event_id": event["event_id"],
-        "event_time": event["event_time"],
-        "sent_at": event["sent_at"],
-        "play": normalized,
-        "scoreboard": scoreboard,
-    }
 
 
-def _require(obj: dict, field: str, expected: str, prefix: str) -> None:
-    if obj.get(field) is None:
-        raise InvalidEvent(f"missing required field '{prefix}{field}'")
-    _check_type(obj, field, expected, prefix)
+NFL_PLAY = EventSchema(
+    name="playcast.nfl.play",
+    version=1,
+    payload="play",
+    columns=PLAY_COLUMNS,
+    required=REQUIRED_PLAY_FIELDS,
+    id_fields=("game_id", "play_id"),
+    event_time=event_time,
+    defaults={"stats": "[]"},
+    check=_stats_is_a_json_array,
+    extras={"scoreboard": SCOREBOARD_FIELDS},
+)
+SCHEMA = NFL_PLAY.schema
 
 
-def _check_type(obj: dict, field: str, expected: str, prefix: str) -> None:
-    value = obj.get(field)
-    if value is not None and not _type_ok(value, expected):
-        raise InvalidEvent(
-            f"wrong type for field '{prefix}{field}' "
-            f"(expected {expected}, got {_json_type(value)} {value!r:.40})"
-        )
+def build(row: dict, sent_at: str | None = None, scoreboard: dict | None = None) -> dict:
+    """The event object for one raw.nfl_game_feed row (missing optional columns become null)."""
+    return NFL_PLAY.build(row, sent_at, scoreboard=scoreboard)
+
+
+def encode(row: dict, sent_at: str | None = None, scoreboard: dict | None = None) -> bytes:
+    """UTF-8 JSON of the event for one raw.nfl_game_feed row (validated: a bad row raises InvalidEvent)."""
+    return NFL_PLAY.encode(row, sent_at, scoreboard=scoreboard)
+
+
+def decode(value: bytes | str | None) -> dict:
+    """The validated event: envelope keys, `play` with every raw.nfl_game_feed column (missing optional ->
+    None) and `scoreboard` (dict or None). Raises InvalidEvent with the reason."""
+    return NFL_PLAY.decode(value)

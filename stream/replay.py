@@ -1,4 +1,6 @@
-"""Replay real NFL games onto Kafka, play by play, as a live feed would send them.
+"""Replay real games onto Kafka, row by row, as a live feed would send them; the NFL's games here.
+
+`publish` paces and sends any sport's rows (stream/nba_replay.py replays NBA games with it).
 
 Source: the NFL.com game-feed JSON of the data mirror,
 `$PLAYCAST_DATA_MIRROR/nfl/shield_raw/<season>/<game_id>.json.gz` (season = the first part of the game id),
@@ -17,7 +19,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,7 +61,7 @@ class ReplayStats:
         )
 
 
-def _mirror(mirror: Path | None) -> Path:
+def mirror_folder(mirror: Path | None) -> Path:
     root = mirror or mirror_root()
     if root is None:
         raise ReplayError("replay reads the data mirror: set PLAYCAST_DATA_MIRROR (e.g. ../shared/data)")
@@ -70,14 +72,14 @@ def game_file(game_id: str, mirror: Path | None = None) -> Path:
     season = game_id.split("_")[0]
     if not season.isdigit() or len(game_id.split("_")) != 4:
         raise ReplayError(f"{game_id!r} is not an nflverse game id like 2023_22_SF_KC")
-    path = _mirror(mirror) / "nfl" / "shield_raw" / season / f"{game_id}.json.gz"
+    path = mirror_folder(mirror) / "nfl" / "shield_raw" / season / f"{game_id}.json.gz"
     if not path.exists():
         raise ReplayError(f"game {game_id}: no game feed file {path}")
     return path
 
 
 def season_game_ids(season: int, mirror: Path | None = None) -> list[str]:
-    folder = _mirror(mirror) / "nfl" / "shield_raw" / str(season)
+    folder = mirror_folder(mirror) / "nfl" / "shield_raw" / str(season)
     games = sorted(p.name.split(".")[0] for p in folder.glob("*.json.gz"))
     if not games:
         raise ReplayError(f"season {season}: no game feed files in {folder}")
@@ -128,14 +130,16 @@ def timeline(rows: list[dict]) -> list[tuple[float, dict, dict]]:
     return out
 
 
-def merged(games: Iterable[list[dict]]) -> Iterator[tuple[float, dict, dict]]:
-    """All games' plays interleaved by pacing time (ties: game order, then play order)."""
+def merged(
+    timelines: Iterable[Iterable[tuple[float, dict, dict | None]]],
+) -> Iterator[tuple[float, dict, dict | None]]:
+    """All games' (pacing time, row, extra) interleaved by pacing time (ties: game order, then row order)."""
     streams = [
-        ((t, g, i, row, board) for i, (t, row, board) in enumerate(timeline(rows)))
-        for g, rows in enumerate(games)
+        ((t, g, i, row, extra) for i, (t, row, extra) in enumerate(items))
+        for g, items in enumerate(timelines)
     ]
-    for t, _g, _i, row, board in heapq.merge(*streams, key=lambda item: item[:3]):
-        yield t, row, board
+    for t, _g, _i, row, extra in heapq.merge(*streams, key=lambda item: item[:3]):
+        yield t, row, extra
 
 
 def parse_speed(text: str | float) -> float | None:
@@ -163,17 +167,36 @@ def replay_nfl(
     progress: Callable[[str], None] = log.info,
 ) -> ReplayStats:
     """Publish the games' plays (and every game of `season`, if given) to `topic`; returns the counts."""
-    factor = parse_speed(speed) if speed is not None else None
     ids = list(dict.fromkeys(game_ids))
     if season is not None:
         ids += [g for g in season_game_ids(season, mirror) if g not in ids]
     if not ids:
         raise ReplayError("nothing to replay: give game ids and/or a season")
     started = time.monotonic()
-    games = [load_game(g, mirror) for g in ids]
+    timelines = [timeline(load_game(g, mirror)) for g in ids]
     load_seconds = time.monotonic() - started
-    total = sum(len(rows) for rows in games)
+    sent, seconds = publish(
+        bootstrap, timelines, topic, lambda row, board: events.encode(row, scoreboard=board), "game_id",
+        speed=speed, progress_every=progress_every, progress=progress,
+    )  # fmt: skip
+    return ReplayStats(sent, len(ids), seconds, load_seconds, topic)
 
+
+def publish(
+    bootstrap: str,
+    timelines: Sequence[Sequence[tuple[float, dict, dict | None]]],
+    topic: str,
+    encode: Callable[[dict, dict | None], bytes],
+    key: str,
+    *,
+    speed: str | float | None = "max",
+    progress_every: int = 5000,
+    progress: Callable[[str], None] = log.info,
+) -> tuple[int, float]:
+    """Send every game's rows (encoded, keyed by the row's `key` column) interleaved by pacing time, at
+    `speed` x the pacing time's pace; returns (events sent, publishing seconds)."""
+    factor = parse_speed(speed) if speed is not None else None
+    total = sum(len(items) for items in timelines)
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,
         client_id="playcast-replay",
@@ -189,8 +212,8 @@ def replay_nfl(
     try:
         started = time.monotonic()
         previous_t: float | None = None
-        due = 0.0  # seconds after `started` when the current play is due
-        for t, row, board in merged(games):
+        due = 0.0  # seconds after `started` when the current row is due
+        for t, row, extra in merged(timelines):
             if factor is not None:
                 if previous_t is not None:
                     due += min(max(t - previous_t, 0.0), MAX_GAP_S) / factor
@@ -199,8 +222,8 @@ def replay_nfl(
                 if wait > 0:
                     producer.flush()
                     time.sleep(wait)
-            value = events.encode(row, scoreboard=board)
-            producer.send(topic, key=row["game_id"].encode(), value=value).add_errback(failures.append)
+            value = encode(row, extra)
+            producer.send(topic, key=str(row[key]).encode(), value=value).add_errback(failures.append)
             sent += 1
             if progress_every and sent % progress_every == 0:
                 elapsed = time.monotonic() - started
@@ -213,4 +236,4 @@ def replay_nfl(
         producer.close(timeout=5)
     if failures:
         raise ReplayError(f"the broker at {bootstrap} refused events for {topic}: {failures[0]!r}")
-    return ReplayStats(sent, len(ids), seconds, load_seconds, topic)
+    return sent, seconds

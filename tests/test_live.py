@@ -13,6 +13,7 @@ from kafka import KafkaProducer
 
 from assets.scoring import nfl_live_scoring
 from live.microbatch import process_batch
+from live.sports import NFL
 from models.predict import NflPredictor
 from orchestration.resources import Kafka, Warehouse
 from sensors import kafka as kafka_sensor
@@ -166,7 +167,7 @@ def test_same_offsets_again_change_nothing_and_a_failed_batch_leaves_no_trace(br
     try:
         predictor = NflPredictor.from_registry(con)
         with pytest.raises(duckdb.Error):  # a batch that fails half-way (here: its feature SQL is broken)
-            process_batch(con, records, "run-broken", predictor, "select nope", source)
+            process_batch(con, records, "run-broken", predictor, "select nope", source, NFL)
         tables = con.execute(
             "select count(*) from information_schema.tables where table_schema = 'live'"
         ).fetchall()
@@ -174,9 +175,9 @@ def test_same_offsets_again_change_nothing_and_a_failed_batch_leaves_no_trace(br
 
         from warehouse.dbt_sql import live_nfl_features_sql
 
-        first = process_batch(con, records, "run-1", predictor, live_nfl_features_sql(), source)
+        first = process_batch(con, records, "run-1", predictor, live_nfl_features_sql(), source, NFL)
         before = con.execute(snapshot).fetchall()
-        second = process_batch(con, records, "run-2", predictor, live_nfl_features_sql(), source)
+        second = process_batch(con, records, "run-2", predictor, live_nfl_features_sql(), source, NFL)
         after = con.execute(snapshot).fetchall()
     finally:
         con.close()

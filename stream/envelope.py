@@ -1,0 +1,188 @@
+"""The envelope every playcast event shares, and its validation; the sports' schemas are instances.
+
+    {"schema": "<name>/<major version>", "event_id": "<game>:<row>", "event_time": str | null,
+     "sent_at": str, "<payload>": {...one raw-table row...}, ...optional informational objects}
+
+`EventSchema` validates and normalizes such an event: stream/events.py (`playcast.nfl.play/1`) and
+stream/nba_events.py (`playcast.nba.action/1`) document the payloads. A value that is not a valid event
+raises `InvalidEvent`, whose text is the reason stored with the dead letter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+class InvalidEvent(ValueError):
+    """A record value that is not a valid event of the schema; str() is the reason."""
+
+
+# the Python types JSON values of each kind decode to (a bool is not an integer here)
+PYTHON_TYPES = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,)}
+
+
+def json_type(value: Any) -> str:
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), "null" if value is None else type(value).__name__)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    """One versioned event type: its payload object, the payload's fields and how the event id is formed."""
+
+    name: str  # 'playcast.nfl.play'
+    version: int
+    payload: str  # the key of the row object: 'play', 'action'
+    columns: Mapping[str, str]  # payload field -> JSON type ('string', 'integer', 'number', 'boolean')
+    required: tuple[str, ...]  # payload fields that must be present and not null
+    id_fields: tuple[str, str]  # event_id = "<first>:<second>" of the payload
+    event_time: Callable[[dict], str | None]  # when the row happened (payload -> ISO 8601 or None)
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # null/missing optional field -> value
+    check: Callable[[dict], None] | None = None  # further payload checks; raise InvalidEvent
+    extras: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # optional objects -> fields
+
+    @property
+    def schema(self) -> str:
+        return f"{self.name}/{self.version}"
+
+    def event_id(self, payload: dict) -> str:
+        game, row = self.id_fields
+        return f"{payload[game]}:{payload[row]}"
+
+    def build(self, row: Mapping, sent_at: str | None = None, **extras: dict | None) -> dict:
+        """The event object for one raw-table row (missing optional columns become null)."""
+        payload = self._normalized(row)
+        event = {
+            "schema": self.schema,
+            "event_id": self.event_id(payload),
+            "event_time": self.event_time(payload),
+            "sent_at": sent_at or utc_now(),
+            self.payload: payload,
+        }
+        for name, value in extras.items():
+            if value is not None:
+                event[name] = {k: value.get(k) for k in self.extras[name]}
+        return event
+
+    def encode(self, row: Mapping, sent_at: str | None = None, **extras: dict | None) -> bytes:
+        """UTF-8 JSON of the event for one raw-table row (validated: a bad row raises InvalidEvent)."""
+        event = self.build(row, sent_at, **extras)
+        self.validate(event)
+        return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def decode(self, value: bytes | str | None) -> dict:
+        """The validated event: envelope keys, the payload with every column (missing optional -> default
+        or None) and each informational object (dict or None). Raises InvalidEvent with the reason."""
+        if value is None:
+            raise InvalidEvent("empty record (no value; a tombstone?)")
+        try:
+            event = orjson.loads(value.decode("utf-8") if isinstance(value, bytes | bytearray) else value)
+        except UnicodeDecodeError as error:
+            raise InvalidEvent(f"not UTF-8 text ({error})") from None
+        except orjson.JSONDecodeError as error:
+            raise InvalidEvent(f"not JSON ({error})") from None
+        if not isinstance(event, dict):
+            raise InvalidEvent(f"not a JSON object (got {json_type(event)})")
+        return self.validate(event)
+
+    def validate(self, event: dict) -> dict:
+        """The normalized event (see decode), or InvalidEvent."""
+        schema = event.get("schema")
+        if schema is None:
+            raise InvalidEvent("missing required field 'schema'")
+        if not isinstance(schema, str):
+            raise InvalidEvent(f"wrong type for field 'schema' (expected string, got {json_type(schema)})")
+        name, _, version = schema.rpartition("/")
+        if name != self.name:
+            raise InvalidEvent(f"unknown schema {schema!r} (expected {self.schema!r})")
+        if version != str(self.version):
+            raise InvalidEvent(f"unsupported schema version {schema!r} (this consumer reads {self.schema!r})")
+
+        for key in ("event_id", "sent_at"):
+            _require(event, key, "string", "")
+        if "event_time" not in event:
+            raise InvalidEvent("missing required field 'event_time' (null is allowed when unknown)")
+        _check_type(event, "event_time", "string", "")
+
+        payload = event.get(self.payload)
+        if payload is None:
+            raise InvalidEvent(f"missing required field '{self.payload}'")
+        if not isinstance(payload, dict):
+            raise InvalidEvent(
+                f"wrong type for field '{self.payload}' (expected object, got {json_type(payload)})"
+            )
+        prefix = f"{self.payload}."
+        for key in self.required:
+            if payload.get(key) is None:
+                raise InvalidEvent(f"missing required field '{prefix}{key}'")
+        for key, expected in self.columns.items():  # the hot loop of a backlog: a type lookup per field
+            value = payload.get(key)
+            if value is not None and type(value) not in PYTHON_TYPES[expected]:
+                _check_type(payload, key, expected, prefix)
+        if self.check is not None:
+            self.check(payload)
+        expected_id = self.event_id(payload)
+        if event["event_id"] != expected_id:
+            game, row = self.id_fields
+            raise InvalidEvent(
+                f"event_id {event['event_id']!r} does not match {self.payload} {game}:{row} {expected_id!r}"
+            )
+
+        normalized = {
+            "schema": schema,
+            "event_id": event["event_id"],
+            "event_time": event["event_time"],
+            "sent_at": event["sent_at"],
+            self.payload: self._normalized(payload),
+        }
+        for name, fields in self.extras.items():
+            normalized[name] = _extra(event.get(name), name, fields)
+        return normalized
+
+    def _normalized(self, payload: Mapping) -> dict:
+        row = {column: payload.get(column) for column in self.columns}
+        for column, default in self.defaults.items():
+            if row[column] is None:
+                row[column] = default
+        return row
+
+
+def _extra(value: Any, name: str, fields: Mapping[str, str]) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidEvent(f"wrong type for field '{name}' (expected object, got {json_type(value)})")
+    for key, expected in fields.items():
+        _check_type(value, key, expected, f"{name}.")
+    return {key: value.get(key) for key in fields}
+
+
+def _require(obj: dict, key: str, expected: str, prefix: str) -> None:
+    if obj.get(key) is None:
+        raise InvalidEvent(f"missing required field '{prefix}{key}'")
+    _check_type(obj, key, expected, prefix)
+
+
+def _check_type(obj: dict, key: str, expected: str, prefix: str) -> None:
+    value = obj.get(key)
+    if value is not None and type(value) not in PYTHON_TYPES[expected]:
+        raise InvalidEvent(
+            f"wrong type for field '{prefix}{key}' "
+            f"(expected {expected}, got {json_type(value)} {value!r:.40})"
+        )
