@@ -50,8 +50,15 @@ def run_sql(query: str, wait_seconds: float = 60.0, params: list | None = None) 
     return 0
 
 
-def parse_seasons(text: str) -> list[int]:
-    """'2019-2023' or '2020,2022' → seasons."""
+def parse_seasons(text: str, sport: str = "nfl") -> list[int] | list[str]:
+    """NFL: '2019-2023' or '2020,2022' → years; NBA: '2023-24,2024-25' → season keys (each checked)."""
+    if sport == "nba":
+        from ingest.nba import season_start
+
+        keys = [part.strip() for part in text.split(",")]
+        for key in keys:
+            season_start(key)  # a ValueError naming the bad key
+        return keys
     seasons: list[int] = []
     for part in text.split(","):
         first, _, last = part.partition("-")
@@ -59,8 +66,9 @@ def parse_seasons(text: str) -> list[int]:
     return seasons
 
 
-def materialize_nfl(seasons: Sequence[int]) -> None:
-    """Materialize the NFL raw season partitions, then the dbt models, as runs in the Dagster instance."""
+def materialize(sport: str, seasons: Sequence[int | str]) -> None:
+    """Materialize a sport's raw season partitions (job `<sport>_ingest`), then the dbt models, as runs in the
+    Dagster instance."""
     import dagster as dg
 
     from orchestration.definitions import defs
@@ -68,50 +76,77 @@ def materialize_nfl(seasons: Sequence[int]) -> None:
     instance = dg.DagsterInstance.get()
     for season in seasons:
         started = time.monotonic()
-        result = defs.resolve_job_def("nfl_ingest").execute_in_process(
+        result = defs.resolve_job_def(f"{sport}_ingest").execute_in_process(
             partition_key=str(season), instance=instance, run_config=QUIET
         )
         print(f"  season {season}: ingested in {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
     started = time.monotonic()
-    result = defs.resolve_job_def("build_features").execute_in_process(instance=instance, run_config=QUIET)
+    result = defs.resolve_job_def(f"build_{sport}_features").execute_in_process(
+        instance=instance, run_config=QUIET
+    )
     print(f"  dbt build: {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
 
 
-def train_nfl() -> None:
-    """Run the retraining job (every NFL model asset) as a run in the Dagster instance."""
+def train(sport: str) -> None:
+    """Run the retraining job of a sport (its `<sport>_models` group) as a run in the Dagster instance."""
     import dagster as dg
 
     from orchestration.definitions import defs
 
     started = time.monotonic()
-    result = defs.resolve_job_def("retrain_nfl_models").execute_in_process(
+    result = defs.resolve_job_def(f"retrain_{sport}_models").execute_in_process(
         instance=dg.DagsterInstance.get(), run_config=QUIET
     )
     print(f"  models trained and registered in {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
 
 
-def score_file(input_path: Path, output_path: Path | None) -> int:
-    """`playcast predict` (output given) or `playcast evaluate` (no output) on an nflverse file."""
+def _nfl_scores(input_path: Path, con, evaluate: bool):
+    """An nflverse file scored by the NFL champions; evaluated next to nflfastR's own columns."""
     from models.evaluate import compare_with_nflfastr
+    from models.predict import NflPredictor, read_plays
+
+    pbp = read_plays(input_path)
+    predictor = NflPredictor.from_registry(con)
+    predictions = predictor.predict_nflverse(pbp, source=str(input_path))
+    table = compare_with_nflfastr(pbp, predictions) if evaluate else None
+    return predictions, table, {int(s) for s in pbp["season"].unique()}, predictor
+
+
+def _nba_scores(input_path: Path, con, evaluate: bool):
+    """A PlayByPlayV3 file scored by the NBA champion through the mart's feature SQL; evaluated on the actions
+    of games in raw.nba_games, next to a naive baseline."""
+    from models.evaluate import compare_with_naive
+    from models.predict import NbaPredictor, nba_features, read_nba_actions, warehouse_nba_games
+
+    actions = read_nba_actions(input_path)
+    predictor = NbaPredictor.from_registry(con)
+    frame = nba_features(actions, warehouse_nba_games(con))
+    predictions = predictor.predict_frame(frame)
+    table = compare_with_naive(frame, predictions) if evaluate else None
+    return predictions, table, {int(s) for s in frame["season"].unique()}, predictor
+
+
+SCORERS = {"nfl": _nfl_scores, "nba": _nba_scores}
+
+
+def score_file(sport: str, input_path: Path, output_path: Path | None) -> int:
+    """`playcast predict` (output given) or `playcast evaluate` (no output) on a play-by-play file."""
     from models.features import MissingColumnsError
-    from models.predict import NflPredictor, NoChampionError, read_plays
+    from models.predict import NoChampionError
 
     try:
-        pbp = read_plays(input_path)
         with connect(read_only=True) as con:
-            predictor = NflPredictor.from_registry(con)
-        predictions = predictor.predict_nflverse(pbp, source=str(input_path))
+            predictions, table, seasons, predictor = SCORERS[sport](input_path, con, output_path is None)
         if output_path is not None:
             output_path.parent.mkdir(parents=True, exist_ok=True)
             predictions.to_parquet(output_path, index=False)
-            print(f"{len(predictions)} plays scored with {predictor.model_version} → {output_path}")
+            print(f"{len(predictions)} rows scored with {predictor.model_version} → {output_path}")
             return 0
-        table = compare_with_nflfastr(pbp, predictions)
     except (FileNotFoundError, ValueError, MissingColumnsError, NoChampionError, WarehouseBusyError) as error:
         print(f"playcast: {error}", file=sys.stderr)
         return 2
-    print(f"{input_path}: {int(table['plays'].iloc[0])} plays, playcast {predictor.model_version}")
-    overlap = sorted({int(s) for s in pbp["season"].unique()} & set(predictor.training_seasons))
+    print(f"{input_path}: {int(table['plays'].iloc[0])} rows, playcast {predictor.model_version}")
+    overlap = sorted(seasons & set(predictor.training_seasons))
     if overlap:
         print(f"note: the champion trained on season(s) {overlap} of this file: in-sample for playcast")
     print(tabulate(table.round(4), headers="keys", tablefmt="simple"))
@@ -126,33 +161,50 @@ LIVE_TIMELINE = """
            round(w.home_wp, 3) as home_wp, round(w.home_wp_spread, 3) as home_wp_spread,
            round(w.pred_home_score, 1) as pred_home, round(w.pred_away_score, 1) as pred_away
     from live.nfl_win_probability w join live.nfl_wp_features f using (game_id, play_id)
-    where w.game_id = ? order by w.play_sequence
+    where w.game_id = $1 order by w.play_sequence
 """
+# the score after each action, and the momentum alerts it raised
+NBA_LIVE_TIMELINE = r"""
+    select f.period as p, regexp_replace(f.clock, '^PT0?(\d+)M(\d+).*$', '\1:\2') as clock,
+           f.home_team || ' ' || f.home_score_after || '-' || f.away_score_after || ' ' || f.away_team
+               as score,
+           left(f.description, 56) as description, round(w.home_wp, 3) as home_wp,
+           (select '<< ' || string_agg(a.detail, '; ' order by a.kind) from live.alerts a
+            where a.game_id = w.game_id and a.action_id = w.action_id) as alert
+    from live.nba_win_probability w join live.nba_wp_features f using (game_id, action_id)
+    where w.game_id = $1 order by w.action_id
+"""
+LIVE_TIMELINES = {"nfl": (LIVE_TIMELINE, "live.nfl_win_probability"),
+                  "nba": (NBA_LIVE_TIMELINE, "live.nba_win_probability")}  # fmt: skip
 
 
-def live_timeline(game_id: str, last: int | None) -> int:
-    """The play-by-play win-probability timeline of a live game, from the warehouse."""
+def live_timeline(game_id: str, last: int | None, sport: str = "nfl") -> int:
+    """The play-by-play (NBA: action-by-action, with momentum alerts) win-probability timeline of a live
+    game, from the warehouse."""
+    timeline, predictions = LIVE_TIMELINES[sport]
     query = (
-        LIVE_TIMELINE
+        timeline
         if last is None
-        else f"select * from ({LIVE_TIMELINE}) offset greatest(0, "
-        + (f"(select count(*) from live.nfl_win_probability where game_id = $1) - {int(last)})")
+        else f"select * from ({timeline}) offset greatest(0, "
+        + (f"(select count(*) from {predictions} where game_id = $1) - {int(last)})")
     )
-    return run_sql(query.replace("?", "$1"), params=[game_id])
+    return run_sql(query, params=[game_id])
 
 
 DEMO_GAME = "2023_22_SF_KC"  # Super Bowl LVIII, decided in overtime
 
 
-def demo_live(game_id: str = DEMO_GAME) -> None:
+def demo_live(game_id: str = DEMO_GAME, sport: str = "nfl") -> None:
     """Replay a game through Kafka and score it with micro-batch runs, as the sensor would launch them."""
 
     import dagster as dg
     from kafka.errors import KafkaError
 
+    from live.sports import SPORTS
     from orchestration.live_definitions import defs as live_defs
     from stream import bootstrap_from_env
     from stream.broker import BrokerError, LocalBroker, ensure_topics
+    from stream.nba_replay import replay_nba
     from stream.replay import replay_nfl
 
     bootstrap = bootstrap_from_env()
@@ -168,14 +220,15 @@ def demo_live(game_id: str = DEMO_GAME) -> None:
                     f"playcast demo: no Kafka at {bootstrap} and cannot start one: {error}"
                 ) from error
             print(f"  started a local broker (Tansu) at {bootstrap}")
-        stats = replay_nfl(bootstrap, [game_id], speed="max", progress=lambda _: None)
+        replay = {"nfl": replay_nfl, "nba": replay_nba}[sport]
+        stats = replay(bootstrap, [game_id], speed="max", progress=lambda _: None)
         print(f"  replayed {game_id}: {stats}")
         instance = dg.DagsterInstance.get()
-        sensor = live_defs.resolve_sensor_def("nfl_plays_sensor")
+        sensor = live_defs.resolve_sensor_def(SPORTS[sport].sensor_name)
         context = dg.build_sensor_context(
             instance=instance, resources={"kafka": live_defs.resources["kafka"]}
         )
-        job = live_defs.resolve_job_def("nfl_live_scoring")
+        job = live_defs.resolve_job_def(SPORTS[sport].job_name)
         for request in sensor.evaluate_tick(context).run_requests:
             started = time.monotonic()
             result = job.execute_in_process(
@@ -185,48 +238,77 @@ def demo_live(game_id: str = DEMO_GAME) -> None:
             print(f"  micro-batch {request.run_key}: {seconds:.1f} s (run {result.run_id[:8]})")
 
 
-def demo() -> int:
-    """Load every NFL season the mirror holds, build the marts, and show what was built."""
-    from ingest.mirror import mirror_root
+NBA_DEMO_GAME = "0022401102"  # MIN @ DEN, 2025-04-01: 140-139 after two overtimes
+
+
+def demo_nfl(mirror: Path) -> None:
+    """Every NFL season of the mirror: ingest, marts, models, Super Bowl LVIII replayed live."""
     from ingest.nflverse import mirror_seasons
+
+    seasons = mirror_seasons(mirror)
+    print(f"\n== NFL seasons {seasons}")
+    materialize("nfl", seasons)
+    train("nfl")
+    demo_live(DEMO_GAME, "nfl")
+    print("\nRows per season:")
+    run_sql(
+        "select f.season, count(distinct f.game_id) as games, count(*) as plays, "
+        "round(avg(f.home_win), 3) as home_win_rate from marts.nfl_wp_features f group by 1 order by 1"
+    )
+    print(f"\nLive: {DEMO_GAME} (Super Bowl LVIII) replayed through Kafka, scored by micro-batch runs:")
+    live_timeline(DEMO_GAME, last=8, sport="nfl")
+
+
+def demo_nba(mirror: Path) -> None:
+    """Every NBA season of the mirror: ingest, marts, models, a double-overtime game replayed live."""
+    from ingest.nba import mirror_seasons
+
+    seasons = mirror_seasons(mirror)
+    print(f"\n== NBA seasons {seasons}")
+    materialize("nba", seasons)
+    train("nba")
+    demo_live(NBA_DEMO_GAME, "nba")
+    print("\nRows per season:")
+    run_sql(
+        "select season, count(distinct game_id) as games, count(*) as actions, "
+        "round(avg(home_win), 3) as home_win_rate from marts.nba_wp_features group by 1 order by 1"
+    )
+    print(f"\nLive: {NBA_DEMO_GAME} replayed through Kafka; momentum alerts:")
+    run_sql(
+        "select period, clock, kind, detail from live.alerts where game_id = $1 order by action_id",
+        params=[NBA_DEMO_GAME],
+    )
+    print("\nIts last actions:")
+    live_timeline(NBA_DEMO_GAME, last=10, sport="nba")
+
+
+def demo() -> int:
+    """Load every NFL and NBA season the mirror holds, build the marts, train the models, replay a game of
+    each sport through Kafka, and show what was built."""
+    from ingest.mirror import mirror_root
 
     home = dagster_home()
     mirror = mirror_root()
     if mirror is None:
         print("playcast demo: set PLAYCAST_DATA_MIRROR to a data folder (the Makefile uses ../shared/data).")
         return 2
-    seasons = mirror_seasons(mirror)
-    print(f"playcast demo: NFL seasons {seasons} from {mirror}")
-    print(f"  warehouse {warehouse_path()}\n  dagster {home}")
-    materialize_nfl(seasons)
-    train_nfl()
-    demo_live()
-    print("\nRows per season:")
-    run_sql(
-        "select f.season, count(distinct f.game_id) as games, count(*) as plays, "
-        "round(avg(f.home_win), 3) as home_win_rate from marts.nfl_wp_features f group by 1 order by 1"
-    )
-    print("\nSuper Bowl LVIII, last plays (state before each play):")
-    run_sql(
-        "select quarter, printf('%d:%02d', quarter_seconds_remaining // 60, quarter_seconds_remaining % 60) "
-        "as clock, home_score as kc, away_score as sf, posteam, down, ydstogo, yardline_100, "
-        "left(description, 60) as description from marts.nfl_wp_features "
-        "where game_id = '2023_22_SF_KC' order by play_sequence desc limit 5"
-    )
+    print(f"playcast demo: data from {mirror}\n  warehouse {warehouse_path()}\n  dagster {home}")
+    demo_nfl(mirror)
+    demo_nba(mirror)
     print("\nModel registry (metrics are leave-one-season-out):")
     run_sql(
         "select model_name, version, is_champion, training_seasons, "
         "round(coalesce(metrics->>'$.variants.home_wp_spread.overall.log_loss', "
+        "metrics->>'$.variants.home_wp.overall.log_loss', "
         "metrics->>'$.overall.mae_per_team')::double, 4) as held_out_metric, "
         "metrics->>'$.selection.metric' as metric, decision->>'$.reason' as decision "
         "from ml.model_registry order by model_name, version"
     )
-    print(f"\nLive: {DEMO_GAME} replayed through Kafka, scored by micro-batch runs (last plays):")
-    live_timeline(DEMO_GAME, last=8)
     print(
         "\nNext: `make ui` serves the Dagster UI at http://127.0.0.1:3000 (assets, lineage, runs);\n"
-        '      `.venv/bin/playcast sql "select season, count(*) from marts.nfl_wp_features group by 1"`\n'
-        f"      `.venv/bin/playcast live nfl --game {DEMO_GAME}` (the whole timeline)"
+        '      `.venv/bin/playcast sql "select season, count(*) from marts.nba_wp_features group by 1"`\n'
+        f"      `.venv/bin/playcast live nfl --game {DEMO_GAME}`, "
+        f"`.venv/bin/playcast live nba --game {NBA_DEMO_GAME}` (whole timelines)"
     )
     return 0
 
@@ -280,24 +362,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     sql = commands.add_parser("sql", help="run a read-only SQL query on the warehouse")
     sql.add_argument("query")
     sql.add_argument("--wait", type=float, default=60.0, help="seconds to wait while a writer holds the file")
-    load = commands.add_parser("materialize", help="load NFL seasons and build the marts through Dagster")
-    load.add_argument("sport", choices=["nfl"])
-    load.add_argument("--seasons", required=True, help="e.g. 2019-2023 or 2021,2023")
+    load = commands.add_parser("materialize", help="load seasons and build the marts through Dagster")
+    load.add_argument("sport", choices=["nfl", "nba"])
+    load.add_argument("--seasons", required=True, help="NFL e.g. 2019-2023 or 2021,2023; NBA 2023-24,2024-25")
     train = commands.add_parser("train", help="train, evaluate and register the models through Dagster")
-    train.add_argument("sport", choices=["nfl"])
-    predict = commands.add_parser("predict", help="score an nflverse play-by-play file with the champions")
-    predict.add_argument("sport", choices=["nfl"])
-    predict.add_argument("--input", required=True, type=Path, help="nflverse pbp, .parquet or .csv")
+    train.add_argument("sport", choices=["nfl", "nba"])
+    predict = commands.add_parser("predict", help="score a play-by-play file with the champions")
+    predict.add_argument("sport", choices=["nfl", "nba"])
+    predict.add_argument(
+        "--input", required=True, type=Path, help="nflverse pbp (NFL) or PlayByPlayV3 (NBA), .parquet or .csv"
+    )
     predict.add_argument("--output", required=True, type=Path, help="where to write the .parquet result")
-    evaluate = commands.add_parser("evaluate", help="playcast's metrics next to nflfastR's on the same plays")
-    evaluate.add_argument("sport", choices=["nfl"])
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="playcast's metrics next to nflfastR's (NFL) or a naive model's (NBA) on the same rows",
+    )
+    evaluate.add_argument("sport", choices=["nfl", "nba"])
     evaluate.add_argument(
-        "--input", required=True, type=Path, help="nflverse pbp with home_wp, vegas_home_wp"
+        "--input",
+        required=True,
+        type=Path,
+        help="nflverse pbp with home_wp, vegas_home_wp (NFL); PlayByPlayV3 of games in raw.nba_games (NBA)",
     )
     live = commands.add_parser("live", help="a live game's win-probability timeline from the warehouse")
-    live.add_argument("sport", choices=["nfl"])
-    live.add_argument("--game", required=True, help="e.g. 2023_22_SF_KC")
-    live.add_argument("--last", type=int, help="only the last N plays")
+    live.add_argument("sport", choices=["nfl", "nba"])
+    live.add_argument("--game", required=True, help="e.g. 2023_22_SF_KC (NFL) or 0022300001 (NBA)")
+    live.add_argument("--last", type=int, help="only the last N plays (actions)")
     commands.add_parser("demo", help="run the whole flow on the data mirror and show the result")
     serve = commands.add_parser("ui", help="serve the Dagster UI with the daemon")
     serve.add_argument("--host", default="127.0.0.1")
@@ -309,17 +399,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sql":
         return run_sql(args.query, args.wait)
     if args.command == "materialize":
+        try:
+            seasons = parse_seasons(args.seasons, args.sport)
+        except ValueError as error:
+            print(f"playcast materialize: {error}", file=sys.stderr)
+            return 2
         dagster_home()
-        materialize_nfl(parse_seasons(args.seasons))
+        materialize(args.sport, seasons)
         return 0
     if args.command == "train":
         dagster_home()
-        train_nfl()
+        train(args.sport)
         return 0
     if args.command in ("predict", "evaluate"):
-        return score_file(args.input, args.output if args.command == "predict" else None)
+        return score_file(args.sport, args.input, args.output if args.command == "predict" else None)
     if args.command == "live":
-        return live_timeline(args.game, args.last)
+        return live_timeline(args.game, args.last, args.sport)
     if args.command == "demo":
         return demo()
     return ui(args.host, args.port)

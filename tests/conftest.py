@@ -8,7 +8,13 @@ import dagster as dg
 import pytest
 
 from tests.kafka_fixtures import kafka_broker  # noqa: F401
-from tests.pipeline import TEST_SEASONS, build_marts, materialize_seasons
+from tests.pipeline import (
+    NBA_TEST_SEASONS,
+    TEST_SEASONS,
+    build_marts,
+    materialize_nba_seasons,
+    materialize_seasons,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +49,31 @@ def nfl_warehouse(nfl_build) -> Path:
 
 
 @pytest.fixture(scope="session")
+def nba_raw_warehouse(tmp_path_factory, data_mirror) -> Path:
+    """NBA seasons 2023-24 and 2024-25 of raw.nba_games and raw.nba_pbp, materialized through Dagster."""
+    warehouse = tmp_path_factory.mktemp("nba") / "playcast.duckdb"
+    for run in materialize_nba_seasons(NBA_TEST_SEASONS, warehouse, data_mirror):
+        assert run.success
+    return warehouse
+
+
+@dataclass
+class NbaBuild:
+    warehouse: Path
+    dbt_run: dg.ExecuteInProcessResult
+
+
+@pytest.fixture(scope="session")
+def nba_build(nba_raw_warehouse, data_mirror, tmp_path_factory) -> NbaBuild:
+    """A copy of nba_raw_warehouse after the NBA `dbt build` (tag:nba) through Dagster."""
+    import shutil
+
+    warehouse = tmp_path_factory.mktemp("nba_marts") / "playcast.duckdb"
+    shutil.copy(nba_raw_warehouse, warehouse)
+    return NbaBuild(warehouse, build_marts(warehouse, data_mirror, sport="nba"))
+
+
+@pytest.fixture(scope="session")
 def nfl_candidates(nfl_warehouse) -> dict:
     """Every NFL model trained leave-one-season-out on the test seasons (not registered)."""
     import duckdb
@@ -55,7 +86,11 @@ def nfl_candidates(nfl_warehouse) -> dict:
         frame = mart_frame(con)
     finally:
         con.close()
-    return {name: train_candidate(spec, frame, log=lambda _: None) for name, spec in SPECS.items()}
+    return {
+        name: train_candidate(spec, frame, log=lambda _: None)
+        for name, spec in SPECS.items()
+        if spec.sport == "nfl"
+    }
 
 
 @pytest.fixture(scope="session")

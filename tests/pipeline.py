@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 TEST_SEASONS = (2020, 2021)  # the seasons nflverse_full_partial covers, so game state can be checked
+NBA_TEST_SEASONS = ("2023-24", "2024-25")
 
 
 def resources_for(warehouse: Path, mirror: Path, dbt: bool = False) -> dict:
@@ -28,14 +29,27 @@ def materialize_seasons(seasons, warehouse: Path, mirror: Path) -> list[dg.Execu
     ]
 
 
-def build_marts(warehouse: Path, mirror: Path) -> dg.ExecuteInProcessResult:
-    """Run the dbt assets (dbt build) through Dagster."""
-    from assets.dbt import dbt_models, features_selection
+def materialize_nba_seasons(seasons, warehouse: Path, mirror: Path) -> list[dg.ExecuteInProcessResult]:
+    """Materialize NBA raw season partitions ('2024-25') through Dagster, one run per season."""
+    from assets.ingest_nba import nba_raw_assets
+
+    return [
+        dg.materialize(nba_raw_assets, partition_key=s, resources=resources_for(warehouse, mirror))
+        for s in seasons
+    ]
+
+
+def build_marts(warehouse: Path, mirror: Path, sport: str = "nfl") -> dg.ExecuteInProcessResult:
+    """Run one sport's dbt assets (`dbt build --select tag:<sport>`) through Dagster."""
+    from assets import dbt
+    from assets.ingest_nba import nba_raw_assets
     from assets.ingest_nfl import nfl_raw_assets
 
+    models = getattr(dbt, f"{sport}_dbt_models")
+    raw_assets = {"nfl": nfl_raw_assets, "nba": nba_raw_assets}[sport]
     return dg.materialize(
-        [*nfl_raw_assets, dbt_models],
-        selection=features_selection,
+        [*raw_assets, models],
+        selection=dbt.features_selection(models),
         resources=resources_for(warehouse, mirror, dbt=True),
     )
 
