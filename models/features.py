@@ -105,10 +105,13 @@ def mart_frame(con, relation: str = "marts.nfl_wp_features") -> pd.DataFrame:
 
 def nba_mart_frame(con, relation: str = "marts.nba_wp_features") -> pd.DataFrame:
     """Every action of an nba_wp_features-shaped relation (ordered by game_id, action_id): keys, features,
-    labels; `period_group` is the period with every overtime as 5."""
+    labels; `period_group` is the period with every overtime as 5; `ends_game` marks the end of the last
+    period (the 4th or an overtime, not tied)."""
     columns = ", ".join(dict.fromkeys((*NBA_KEYS, *NBA_WP_FEATURES, *NBA_LABELS)))
     frame = con.execute(
-        f"select {columns}, least(period, {OVERTIME}) as period_group "
+        f"select {columns}, least(period, {OVERTIME}) as period_group, "
+        "(action_type = 'period' and sub_type = 'end' and period >= 4 "
+        "and home_score_after <> away_score_after) as ends_game, home_score_after, away_score_after "
         f"from {relation} order by game_id, action_id"
     ).df()
     return _numeric(frame, NBA_WP_FEATURES)

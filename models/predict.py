@@ -151,7 +151,11 @@ class NbaPredictor:
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """nba_mart_frame rows in; game_id, action_id, action_number, home_wp, model_version out."""
         out = frame.loc[:, ["game_id", "action_id", "action_number"]].reset_index(drop=True)
-        out["home_wp"] = self.wp.predict(frame)["home_wp"]
+        home_wp = self.wp.predict(frame)["home_wp"]
+        # the end of the last period is no game state of its own: the game is decided
+        over = frame["ends_game"].fillna(False).to_numpy(dtype=bool)
+        outcome = (frame["home_score_after"] > frame["away_score_after"]).to_numpy(dtype=float)
+        out["home_wp"] = np.where(over, outcome, home_wp)
         out["model_version"] = self.model_version
         return out
 

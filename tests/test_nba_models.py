@@ -187,6 +187,10 @@ def test_predict_nba_scores_a_mirror_file_like_the_mart(scoring_env, mirror_slic
         con.close()
     expected = predictor.predict_frame(mart[mart["game_id"].isin(SLICE_GAMES)].reset_index(drop=True))
     pd.testing.assert_frame_equal(scored, expected)
+    # each game's last action (the end of the last period) carries the result, not a model's guess
+    last = scored.groupby("game_id").tail(1).set_index("game_id")["home_wp"]
+    finals = mart[mart["game_id"].isin(SLICE_GAMES)].groupby("game_id")["home_win"].first()
+    assert last.sort_index().tolist() == finals.sort_index().tolist()
 
     as_csv = tmp_path / "three_games.csv"
     pd.read_parquet(mirror_slice).to_csv(as_csv, index=False)  # gameId loses nothing: read by name as text
