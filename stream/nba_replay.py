@@ -22,7 +22,7 @@ import duckdb
 
 from stream import NBA_TOPIC
 from stream.nba_events import ACTION_COLUMNS, NBA_ACTION, clock_seconds
-from stream.replay import ReplayError, ReplayStats, mirror_folder, publish
+from stream.replay import ReplayError, ReplayStats, games_to_replay, mirror_folder, publish
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +107,7 @@ def replay_nba(
     progress: Callable[[str], None] = log.info,
 ) -> ReplayStats:
     """Publish the games' actions (and every game of `season`, e.g. '2023-24') to `topic`; returns counts."""
-    ids = list(dict.fromkeys(game_ids))
-    if season is not None:
-        ids += [g for g in season_game_ids(season, mirror) if g not in ids]
-    if not ids:
-        raise ReplayError("nothing to replay: give game ids and/or a season")
+    ids = games_to_replay(game_ids, season_game_ids(season, mirror) if season is not None else [])
     started = time.monotonic()
     timelines = [timeline(rows) for rows in load_games(ids, mirror).values()]
     load_seconds = time.monotonic() - started

@@ -155,6 +155,14 @@ def parse_speed(text: str | float) -> float | None:
     return factor
 
 
+def games_to_replay(game_ids: Iterable[str], season_games: Iterable[str]) -> list[str]:
+    """The given games, then the season's others, each once and in order; an error when there are none."""
+    ids = list(dict.fromkeys([*game_ids, *season_games]))
+    if not ids:
+        raise ReplayError("nothing to replay: give game ids and/or a season")
+    return ids
+
+
 def replay_nfl(
     bootstrap: str,
     game_ids: Iterable[str] = (),
@@ -167,11 +175,7 @@ def replay_nfl(
     progress: Callable[[str], None] = log.info,
 ) -> ReplayStats:
     """Publish the games' plays (and every game of `season`, if given) to `topic`; returns the counts."""
-    ids = list(dict.fromkeys(game_ids))
-    if season is not None:
-        ids += [g for g in season_game_ids(season, mirror) if g not in ids]
-    if not ids:
-        raise ReplayError("nothing to replay: give game ids and/or a season")
+    ids = games_to_replay(game_ids, season_game_ids(season, mirror) if season is not None else [])
     started = time.monotonic()
     timelines = [timeline(load_game(g, mirror)) for g in ids]
     load_seconds = time.monotonic() - started
