@@ -6,6 +6,7 @@ nothing else in the live path names a sport. Models and dbt-rendered SQL load on
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -71,40 +72,16 @@ class Sport:
         return f"{self.name}_{self.noun}s_sensor"
 
 
-def _nfl_features_sql() -> str:
-    from warehouse.dbt_sql import live_nfl_features_sql
+def _lazy(module: str, attribute: str) -> Callable:
+    """`module.attribute` (dotted), imported on first call: the live code location stays light."""
 
-    return live_nfl_features_sql()
+    def call(*args):
+        target = importlib.import_module(module)
+        for name in attribute.split("."):
+            target = getattr(target, name)
+        return target(*args)
 
-
-def _nfl_predictor(con: duckdb.DuckDBPyConnection) -> Predictor:
-    from models.predict import NflPredictor
-
-    return NflPredictor.from_registry(con)
-
-
-def _nfl_frame(con: duckdb.DuckDBPyConnection, relation: str) -> pd.DataFrame:
-    from models.features import mart_frame
-
-    return mart_frame(con, relation)
-
-
-def _nba_features_sql() -> str:
-    from warehouse.dbt_sql import live_nba_features_sql
-
-    return live_nba_features_sql()
-
-
-def _nba_predictor(con: duckdb.DuckDBPyConnection) -> Predictor:
-    from models.predict import NbaPredictor
-
-    return NbaPredictor.from_registry(con)
-
-
-def _nba_frame(con: duckdb.DuckDBPyConnection, relation: str) -> pd.DataFrame:
-    from models.features import nba_mart_frame
-
-    return nba_mart_frame(con, relation)
+    return call
 
 
 NFL = Sport(
@@ -123,9 +100,9 @@ NFL = Sport(
     key=("game_id", "play_id"),
     carried=(("play_sequence", "double", "play_sequence"),),
     prediction_columns=("home_wp", "home_wp_spread", "pred_home_score", "pred_away_score"),
-    feature_sql=_nfl_features_sql,
-    predictor=_nfl_predictor,
-    frame=_nfl_frame,
+    feature_sql=_lazy("warehouse.dbt_sql", "live_nfl_features_sql"),
+    predictor=_lazy("models.predict", "NflPredictor.from_registry"),
+    frame=_lazy("models.features", "mart_frame"),
 )
 NBA = Sport(
     name="nba",
@@ -143,9 +120,9 @@ NBA = Sport(
     key=("game_id", "action_id"),
     carried=(("action_number", "bigint", "actionNumber"),),
     prediction_columns=("home_wp",),
-    feature_sql=_nba_features_sql,
-    predictor=_nba_predictor,
-    frame=_nba_frame,
+    feature_sql=_lazy("warehouse.dbt_sql", "live_nba_features_sql"),
+    predictor=_lazy("models.predict", "NbaPredictor.from_registry"),
+    frame=_lazy("models.features", "nba_mart_frame"),
     alerts=True,
 )
 SPORTS = {sport.name: sport for sport in (NFL, NBA)}

@@ -5,23 +5,22 @@ import json
 import os
 import shutil
 import time
+from functools import partial
 
 import dagster as dg
 import duckdb
 import pytest
-from kafka import KafkaProducer
 
-from assets.scoring import nfl_live_scoring
 from live.microbatch import process_batch
 from live.sports import NFL
 from models.predict import NflPredictor
-from orchestration.resources import Kafka, Warehouse
 from sensors import kafka as kafka_sensor
 from stream import NFL_TOPIC
 from stream.broker import LocalBroker
 from stream.events import encode
 from stream.offsets import cluster_id, read_ranges
 from stream.replay import load_game, replay_nfl
+from tests import live_helpers
 from tests.kafka_fixtures import free_port
 from tests.pipeline import dagster_home, query, start_daemon
 
@@ -44,29 +43,8 @@ def warehouse(scored_warehouse, tmp_path):
     return path
 
 
-def score_new_offsets(bootstrap, warehouse, instance, cursor=None, max_events=None, monkeypatch=None):
-    """One sensor tick against the broker, then every run it requested, as Dagster runs."""
-    if max_events:
-        monkeypatch.setattr(kafka_sensor, "MAX_EVENTS", max_events)
-    resources = {"kafka": Kafka(bootstrap=bootstrap), "warehouse": Warehouse(path=str(warehouse))}
-    tick = kafka_sensor.nfl_plays_sensor.evaluate_tick(
-        dg.build_sensor_context(instance=instance, cursor=cursor, resources={"kafka": resources["kafka"]})
-    )
-    runs = [
-        dg.materialize([nfl_live_scoring], run_config=r.run_config, resources=resources, instance=instance)
-        for r in tick.run_requests
-    ]
-    return tick, runs
-
-
-def publish(bootstrap, rows, extra=()):
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
-    for row in rows:
-        producer.send(NFL_TOPIC, key=row["game_id"].encode(), value=encode(row))
-    for key, value in extra:
-        producer.send(NFL_TOPIC, key=key, value=value)
-    producer.flush()
-    producer.close()
+score_new_offsets = partial(live_helpers.score_new_offsets, NFL)
+publish = partial(live_helpers.publish, NFL)
 
 
 def test_a_replayed_game_is_scored_with_the_marts_features_and_lineage(broker, warehouse, data_mirror):
@@ -121,7 +99,8 @@ def test_duplicates_malformed_unknown_games_and_late_plays(broker, warehouse, da
     unknown = {**plays[0], "game_id": "2021_01_XXX_YYY"}
     publish(broker, plays[:100] + plays[90:100])  # ten plays twice
     instance = dg.DagsterInstance.ephemeral()
-    tick, runs = score_new_offsets(broker, warehouse, instance, max_events=60, monkeypatch=monkeypatch)
+    monkeypatch.setattr(kafka_sensor, "MAX_EVENTS", 60)
+    tick, runs = score_new_offsets(broker, warehouse, instance)
     assert len(runs) >= 2 and all(r.success for r in runs)
     publish(broker, [*plays[100:], late], extra=[(b"x", b"{not json"), (b"2021_01_XXX_YYY", encode(unknown))])
     tick, runs = score_new_offsets(broker, warehouse, instance, cursor=tick.cursor)

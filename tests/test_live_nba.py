@@ -2,26 +2,24 @@
 
 import json
 import shutil
+from functools import partial
 
 import dagster as dg
 import duckdb
 import pytest
-from kafka import KafkaProducer
 
-from assets.scoring import nba_live_scoring
 from live.microbatch import process_batch
 from live.sports import NBA
 from models.pipeline import SPECS, fingerprint
 from models.registry import Candidate, register
 from orchestration import cli
-from orchestration.resources import Kafka, Warehouse
-from sensors import kafka as kafka_sensor
 from stream import NBA_TOPIC
 from stream.broker import LocalBroker, ensure_topics
 from stream.envelope import InvalidEvent
 from stream.nba_events import NBA_ACTION
 from stream.nba_replay import elapsed_seconds, load_games, replay_nba, timeline
 from stream.offsets import cluster_id, high_watermarks, next_ranges, read_ranges
+from tests import live_helpers
 from tests.kafka_fixtures import free_port
 from tests.pipeline import query
 
@@ -72,27 +70,8 @@ def actions(data_mirror) -> list[dict]:
     return load_games([GAME], data_mirror)[GAME]
 
 
-def score_new_offsets(bootstrap, warehouse, instance, cursor=None):
-    """One tick of nba_actions_sensor against the broker, then every run it requested, as Dagster runs."""
-    resources = {"kafka": Kafka(bootstrap=bootstrap), "warehouse": Warehouse(path=str(warehouse))}
-    tick = kafka_sensor.nba_actions_sensor.evaluate_tick(
-        dg.build_sensor_context(instance=instance, cursor=cursor, resources={"kafka": resources["kafka"]})
-    )
-    runs = [
-        dg.materialize([nba_live_scoring], run_config=r.run_config, resources=resources, instance=instance)
-        for r in tick.run_requests
-    ]
-    return tick, runs
-
-
-def publish(bootstrap, rows, extra=()):
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
-    for row in rows:
-        producer.send(NBA_TOPIC, key=row["gameId"].encode(), value=NBA_ACTION.encode(row))
-    for key, value in extra:
-        producer.send(NBA_TOPIC, key=key, value=value)
-    producer.flush()
-    producer.close()
+score_new_offsets = partial(live_helpers.score_new_offsets, NBA)
+publish = partial(live_helpers.publish, NBA)
 
 
 def differences(warehouse, game) -> list:
