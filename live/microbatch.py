@@ -46,8 +46,8 @@ class BatchResult:
 
 def _decode(
     con: duckdb.DuckDBPyConnection, records: Sequence[Record], sport: Sport
-) -> tuple[list[tuple], list[tuple]]:
-    """Split records into (record, event) rows of known games and (record, reason) rejections."""
+) -> tuple[list[Record], list[dict], list[tuple[Record, str]]]:
+    """Split records into those of known games with their events, and (record, reason) rejections."""
     decoded, rejected = [], []
     for record in records:
         try:
@@ -64,28 +64,39 @@ def _decode(
             [game_ids],
         ).fetchall()
     }
-    rows = []
+    accepted, events = [], []
     for record, event in decoded:
         game_id = event[payload][game_field]
         if game_id in known:
-            rows.append((record, event))
+            accepted.append(record)
+            events.append(event)
         else:
             rejected.append((record, f"unknown game_id {game_id!r}: not in {sport.games_table}"))
-    return rows, rejected
+    return accepted, events, rejected
 
 
-def _origin(source: str, record: Record) -> dict:
-    return {"source": source, "topic": record.topic, "partition": record.partition, "offset": record.offset}
+def _origin(source: str, records: Sequence[Record], run_id: str, now: datetime) -> dict[str, list]:
+    """Columns of where each record came from and which run received it."""
+    n = len(records)
+    return {
+        "source": [source] * n,
+        "topic": [r.topic for r in records],
+        "partition": pa.array([r.partition for r in records], pa.int32()),
+        "offset": pa.array([r.offset for r in records], pa.int64()),
+        "run_id": [run_id] * n,
+        "received_at": pa.array([now] * n, pa.timestamp("us", "UTC")),
+    }
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> int:
-    """Insert rows, skipping keys already present; returns how many were new."""
-    if not rows:
+def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list | pa.Array]) -> int:
+    """Insert rows given as columns, skipping keys already present; returns how many were new."""
+    rows = pa.table(columns)
+    if not rows.num_rows:
         return 0
     before = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    con.register("_rows", pa.table({column: [row[column] for row in rows] for column in rows[0]}))
-    columns = ", ".join(f'"{c}"' for c in rows[0])
-    con.execute(f"insert or ignore into {table} ({columns}) select {columns} from _rows")
+    con.register("_rows", rows)
+    names = ", ".join(f'"{c}"' for c in columns)
+    con.execute(f"insert or ignore into {table} ({names}) select {names} from _rows")
     con.unregister("_rows")
     return con.execute(f"select count(*) from {table}").fetchall()[0][0] - before
 
@@ -99,34 +110,43 @@ def process_batch(
     source: str,
     sport: Sport,
 ) -> BatchResult:
-    """Store, featurize and score one batch of records (from cluster `source`) in one transaction on `con`."""
+    """Store, featurize and score one batch of records (from cluster `source`) in one transaction on `con`.
+
+    `live.events` records every offset (its key, Kafka timestamp and status); the content of an accepted
+    event is its decoded row in the sport's rows table, a rejected event's raw bytes are in
+    `live.dead_letters` (the raw record stays in Kafka for its retention either way).
+    """
     now = datetime.now(UTC)
     result = BatchResult(events=len(records))
     con.execute("begin transaction")
     try:
         ensure_live_tables(con, sport)
-        rows, rejected = _decode(con, records, sport)
-        status = {(r.partition, r.offset): "dead_letter" for r, _ in rejected}
-        result.new_events = _insert(con, "live.events", [
-            {**_origin(source, r), "key": r.key.decode() if r.key else None, "value": r.value,
-             "kafka_timestamp": datetime.fromtimestamp(r.timestamp / 1000, UTC),
-             "status": status.get((r.partition, r.offset), sport.noun), "run_id": run_id, "received_at": now}
-            for r in records
-        ])  # fmt: skip
-        _insert(con, "live.dead_letters", [
-            {**_origin(source, r), "value": r.value, "reason": reason, "run_id": run_id, "received_at": now}
-            for r, reason in rejected
-        ])  # fmt: skip
+        accepted, events, rejected = _decode(con, records, sport)
+        dead = {(r.partition, r.offset) for r, _ in rejected}
+        result.new_events = _insert(con, "live.events", {
+            **_origin(source, records, run_id, now),
+            "key": [r.key.decode("utf-8", "replace") if r.key else None for r in records],
+            "kafka_timestamp": pa.array([r.timestamp for r in records], pa.int64()).cast(
+                pa.timestamp("ms", "UTC")),
+            "status": ["dead_letter" if (r.partition, r.offset) in dead else sport.noun for r in records],
+        })  # fmt: skip
+        _insert(con, "live.dead_letters", {
+            **_origin(source, [r for r, _ in rejected], run_id, now),
+            "value": pa.array([r.value for r, _ in rejected], pa.binary()),
+            "reason": [reason for _, reason in rejected],
+        })  # fmt: skip
         for _, reason in rejected:
             kind = reason.split(":")[0]
             result.dead_letters[kind] = result.dead_letters.get(kind, 0) + 1
-        payload, columns = sport.events.payload, sport.row_columns
-        _insert(con, sport.rows_table, [
-            {**{c: e[payload][c] for c in columns}, **_origin(source, r), "event_time": e["event_time"],
-             "sent_at": e["sent_at"], "run_id": run_id, "received_at": now}
-            for r, e in rows
-        ])  # fmt: skip
-        result.games = sorted({e[payload][sport.events.id_fields[0]] for _, e in rows})
+        payloads = [e[sport.events.payload] for e in events]
+        _insert(con, sport.rows_table, {
+            **{name: pa.array([p[name] for p in payloads], sport.row_schema.field(name).type)
+               for name in sport.row_columns},
+            **_origin(source, accepted, run_id, now),
+            "event_time": [e["event_time"] for e in events],
+            "sent_at": [e["sent_at"] for e in events],
+        })  # fmt: skip
+        result.games = sorted({p[sport.events.id_fields[0]] for p in payloads})
         if result.games:
             _features(con, result, feature_sql, sport)
             if sport.alerts:

@@ -1,5 +1,5 @@
-"""The `live` schema: every consumed record, rejected ones, and per sport the decoded rows, their features,
-predictions and (NBA) momentum alerts.
+"""The `live` schema: every consumed record (a ledger: origin, key, status), rejected ones with their raw
+bytes, and per sport the decoded rows, their features, predictions and (NBA) momentum alerts.
 
 Keys make re-processing harmless: a record is stored once per (cluster, topic, partition, offset), a
 prediction once per (game_id, play_id) or (game_id, action_id), an alert once per (game_id, action_id, kind).
@@ -25,7 +25,6 @@ create schema if not exists live;
 create table if not exists live.events (
     {ORIGIN},
     key varchar,
-    value blob,
     kafka_timestamp timestamptz,
     status varchar not null,            -- the sport's row noun ('play', 'action') or 'dead_letter'
     run_id varchar not null,

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -131,10 +132,12 @@ class EventSchema:
         for key in self.required:
             if payload.get(key) is None:
                 raise InvalidEvent(f"missing required field '{prefix}{key}'")
-        for key, expected in self.columns.items():  # the hot loop of a backlog: a type lookup per field
+        row = {}
+        for key, allowed in self._allowed_types:  # the hot loop of a backlog: check and copy in one pass
             value = payload.get(key)
-            if value is not None and type(value) not in PYTHON_TYPES[expected]:
-                _check_type(payload, key, expected, prefix)
+            if value is not None and type(value) not in allowed:
+                _check_type(payload, key, self.columns[key], prefix)
+            row[key] = value
         if self.check is not None:
             self.check(payload)
         expected_id = self.event_id(payload)
@@ -149,14 +152,20 @@ class EventSchema:
             "event_id": event["event_id"],
             "event_time": event["event_time"],
             "sent_at": event["sent_at"],
-            self.payload: self._normalized(payload),
+            self.payload: self._with_defaults(row),
         }
         for name, fields in self.extras.items():
             normalized[name] = _extra(event.get(name), name, fields)
         return normalized
 
+    @cached_property
+    def _allowed_types(self) -> tuple[tuple[str, tuple[type, ...]], ...]:
+        return tuple((key, PYTHON_TYPES[expected]) for key, expected in self.columns.items())
+
     def _normalized(self, payload: Mapping) -> dict:
-        row = {column: payload.get(column) for column in self.columns}
+        return self._with_defaults({column: payload.get(column) for column in self.columns})
+
+    def _with_defaults(self, row: dict) -> dict:
         for column, default in self.defaults.items():
             if row[column] is None:
                 row[column] = default

@@ -71,13 +71,17 @@ def test_a_replayed_game_is_scored_with_the_marts_features_and_lineage(broker, w
         [GAME, GAME],
     )
     assert predicted == plays > 150 and versions == ["nfl_wp@1+nfl_score@1"] and offsets_ok
-    # a prediction traces back to its event
-    [(same,)] = query(
+    # a prediction traces back to its record and the play decoded from it
+    [(traced, total)] = query(
         warehouse,
-        """select bool_and(e.value is not null) from live.nfl_win_probability w
-           join live.events e using (source, "topic", "partition", "offset")""",
+        """select count(*) filter (where e.status = 'play' and p.play_id = w.play_id), count(*)
+           from live.nfl_win_probability w
+           left join live.events e using (source, "topic", "partition", "offset")
+           left join live.nfl_plays p using (source, "topic", "partition", "offset")
+           where w.game_id = ?""",
+        [GAME],
     )
-    assert same
+    assert traced == total == predicted
 
     events = {
         e.asset_key.to_user_string(): e.materialization.metadata
