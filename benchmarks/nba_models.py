@@ -50,9 +50,10 @@ def main() -> None:
         ok = met(brier <= BRIER_TARGET), met(calibration <= CALIBRATION_TARGET)
         print(f"{name}: Brier {brier:.4f} (<= {BRIER_TARGET}: {ok[0]}), calibration error {calibration:.4f} "
               f"(<= {CALIBRATION_TARGET}: {ok[1]})")  # fmt: skip
-    print("\nper held-out season: Brier / calibration error")
+    print("\nper held-out season: Brier / calibration error / log loss")
     by_season = [
-        [name] + [f"{m['brier']:.4f} / {m['calibration_error']:.4f}" for m in by.values()]
+        [name]
+        + [f"{m['brier']:.4f} / {m['calibration_error']:.4f} / {m['log_loss']:.4f}" for m in by.values()]
         for name, by in ((n, c.metrics["variants"]["home_wp"]["by_season"]) for n, c in candidates.items())
     ]
     table(by_season, ["model", *candidates["nba_wp"].metrics["variants"]["home_wp"]["by_season"]])

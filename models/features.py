@@ -74,6 +74,19 @@ NBA_WP_FEATURES: tuple[str, ...] = (
     "strength_time",
 )
 NBA_MONOTONE = {"score_diff": 1, "diff_time_ratio": 1, "strength_diff": 1, "strength_time": 1}
+# each team's season-to-date point differential per game and the number of games it is based on
+NBA_STRENGTH_INPUTS = ("home_strength", "away_strength", "home_prior_games", "away_prior_games")
+# the game as a Brownian motion (Stern 1994): the final margin is the lead plus a drift (strength, home court)
+# times the time left plus noise with a standard deviation growing as its square root, so the home win's
+# log-odds are near-linear in these (computed from mart columns by `nba_brownian_features`)
+NBA_BROWNIAN_FEATURES: tuple[str, ...] = (
+    "lead_root_time",
+    "possession_root_time",
+    "strength_root_time",
+    "home_root_time",
+)
+NBA_LEAD_MINUTES = 0.1  # added to the minutes left: a lead at 0:00 is near-decisive, free throws may follow
+NBA_STRENGTH_PRIOR_GAMES = 10  # a strength of n games counts n / (n + 10): shrunk towards the league's 0
 NBA_KEYS = ("game_id", "action_id", "action_number", "season")
 NBA_LABELS = ("home_win",)
 OVERTIME = 5  # calibration and per-period tables count every overtime as one period
@@ -107,14 +120,35 @@ def nba_mart_frame(con, relation: str = "marts.nba_wp_features") -> pd.DataFrame
     """Every action of an nba_wp_features-shaped relation (ordered by game_id, action_id): keys, features,
     labels; `period_group` is the period with every overtime as 5; `ends_game` marks the end of the last
     period (the 4th or an overtime, not tied)."""
-    columns = ", ".join(dict.fromkeys((*NBA_KEYS, *NBA_WP_FEATURES, *NBA_LABELS)))
+    columns = ", ".join(dict.fromkeys((*NBA_KEYS, *NBA_WP_FEATURES, *NBA_STRENGTH_INPUTS, *NBA_LABELS)))
     frame = con.execute(
         f"select {columns}, least(period, {OVERTIME}) as period_group, "
         "(action_type = 'period' and sub_type = 'end' and period >= 4 "
         "and home_score_after <> away_score_after) as ends_game, home_score_after, away_score_after "
         f"from {relation} order by game_id, action_id"
     ).df()
-    return _numeric(frame, NBA_WP_FEATURES)
+    return _numeric(frame, (*NBA_WP_FEATURES, *NBA_STRENGTH_INPUTS))
+
+
+def nba_brownian_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """NBA_BROWNIAN_FEATURES of nba_mart_frame rows: the lead and the possession (+1 home, -1 away, 0 unknown)
+    over the square root of the minutes left (+ NBA_LEAD_MINUTES), and the drifts, the shrunk strength
+    difference (a team without games counts 0) and the home court, times the square root of the share of a
+    game left. Same index as `frame`."""
+    minutes = frame["game_seconds_remaining"].to_numpy(dtype=np.float64) / 60
+    noise = np.sqrt(minutes + NBA_LEAD_MINUTES)
+    share = np.sqrt(minutes / 48)
+    possession = 2 * frame["home_has_possession"].fillna(0.5).to_numpy(dtype=np.float64) - 1
+    strength = _shrunk_strength(frame, "home") - _shrunk_strength(frame, "away")
+    lead = frame["score_diff"].to_numpy(dtype=np.float64)
+    columns = (lead / noise, possession / noise, strength * share, share)
+    return pd.DataFrame(dict(zip(NBA_BROWNIAN_FEATURES, columns, strict=True)), index=frame.index)
+
+
+def _shrunk_strength(frame: pd.DataFrame, side: str) -> np.ndarray:
+    games = frame[f"{side}_prior_games"].to_numpy(dtype=np.float64)
+    strength = frame[f"{side}_strength"].to_numpy(dtype=np.float64)
+    return np.nan_to_num(strength * games / (games + NBA_STRENGTH_PRIOR_GAMES), nan=0.0)
 
 
 def nba_training_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import xgboost as xgb
 
 from models.features import (
     MONOTONE,
+    NBA_BROWNIAN_FEATURES,
     NBA_MONOTONE,
     NBA_WP_FEATURES,
     SCORE_FEATURES,
@@ -25,6 +26,7 @@ from models.features import (
     WP_SPREAD_FEATURES,
     home_wp,
     matrix,
+    nba_brownian_features,
 )
 
 THREADS = 2
@@ -85,22 +87,25 @@ WP_NO_SPREAD = BoosterSpec(
     },
     65,
 )
-# NBA home win probability: every action is a row (~600k a season, strongly correlated within a game), so
-# shallow trees with large leaves; chosen among three settings by training on 2022-23 and evaluating on
-# 2023-24 and the reverse, never on 2024-25 (BENCHMARKS.md)
+# NBA home win probability: boosted from a logistic regression's log-odds (NbaWpModel), since the win
+# probability is near-logistic in the Brownian features; the trees correct it from the clock, score and
+# possession. Every action is a row (~600k a season, strongly correlated within a game), so shallow trees
+# with large leaves. Chosen by training on 2022-23 and evaluating on 2023-24 and the reverse, never on
+# 2024-25 (BENCHMARKS.md).
+NBA_BASE_FEATURES: tuple[str, ...] = (*NBA_WP_FEATURES, *NBA_BROWNIAN_FEATURES)
 NBA_WP = BoosterSpec(
-    NBA_WP_FEATURES,
+    ("period", "period_seconds_remaining", "game_seconds_remaining", "score_diff", "home_has_possession"),
     {
         "objective": "binary:logistic",
         "eval_metric": "logloss",
-        "eta": 0.1,
-        "max_depth": 4,
-        "min_child_weight": 1000,
+        "eta": 0.05,
+        "max_depth": 2,
+        "min_child_weight": 5000,
         "lambda": 10,
         "subsample": 0.8,
         "colsample_bytree": 0.8,
     },
-    150,
+    100,
     NBA_MONOTONE,
 )
 # corrections to the lines' prior from the game state: shallow, heavily regularized (measured in LOSO)
@@ -205,35 +210,66 @@ class WpModel:
 
 @dataclass
 class NbaWpModel:
-    """NBA home win probability from one xgboost model of the home team's win."""
+    """NBA home win probability: a logistic regression of the home team's win on NBA_BASE_FEATURES gives the
+    log-odds, one xgboost model learns corrections to them (its base margin).
+
+    Artifacts: `logistic.json` (LogisticWpModel's format) and `home_wp.ubj`.
+    """
 
     kind: ClassVar[str] = "xgboost_nba_wp"
+    logistic: dict  # features, center, scale, coef, intercept
     booster: xgb.Booster
 
     @classmethod
     def fit(cls, rows: pd.DataFrame) -> NbaWpModel:
-        booster = NBA_WP.fit(rows, rows["home_win"])
+        inputs = _with_brownian(rows)
+        logistic = NbaLogisticWpModel.fit_one(inputs, NBA_BASE_FEATURES)
+        booster = NBA_WP.fit(inputs, rows["home_win"], base_margin=logistic_margin(logistic, inputs))
         booster.feature_names = list(NBA_WP.features)  # saved with the model: a version scores what it learnt
-        return cls(booster)
+        return cls(logistic, booster)
 
     def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        return {"home_wp": predict_booster(self.booster, frame, tuple(self.booster.feature_names))}
+        inputs = _with_brownian(frame)
+        margin = logistic_margin(self.logistic, inputs)
+        return {"home_wp": predict_booster(self.booster, inputs, tuple(self.booster.feature_names), margin)}
 
     def save(self, folder: Path) -> None:
         _save_boosters(folder, {"home_wp": self.booster})
+        (folder / "logistic.json").write_text(json.dumps(self.logistic, indent=1))
 
     @classmethod
     def load(cls, folder: Path) -> NbaWpModel:
-        return cls(_load_booster(folder, "home_wp"))
+        path = folder / "logistic.json"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path}: missing (an nba_wp version older than its logistic base): retrain the NBA models "
+                "(`playcast train nba` or the nba_models group in the Dagster UI)"
+            )
+        return cls(json.loads(path.read_text()), _load_booster(folder, "home_wp"))
 
     def describe(self) -> dict:
         return {
+            "logistic": {"features": self.logistic["features"], "model": "sklearn LogisticRegression"},
             "home_wp": {
                 "features": list(NBA_WP.features),
+                "base_margin": "the logistic's log-odds",
                 "params": NBA_WP.full_params(),
                 "rounds": NBA_WP.rounds,
-            }
+            },
         }
+
+
+def _with_brownian(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([frame, nba_brownian_features(frame)], axis=1)
+
+
+def logistic_margin(coefficients: dict, frame: pd.DataFrame) -> np.ndarray:
+    """The log-odds of one fitted logistic regression (LogisticWpModel's format) on `frame`'s rows."""
+    c = coefficients
+    x = matrix(frame, tuple(c["features"])).astype(np.float64)
+    center = np.asarray(c["center"])
+    z = ((np.where(np.isnan(x), center, x) - center) / np.asarray(c["scale"])) @ np.asarray(c["coef"])
+    return z + c["intercept"]
 
 
 @dataclass
@@ -253,7 +289,8 @@ class LogisticWpModel:
     coefficients: dict[str, dict]  # variant -> {features, center, scale, coef, intercept}
 
     @classmethod
-    def _fit_one(cls, rows: pd.DataFrame, features: tuple[str, ...]) -> dict:
+    def fit_one(cls, rows: pd.DataFrame, features: tuple[str, ...]) -> dict:
+        """One logistic regression of `label` on `features` of `rows`, as plain numbers."""
         from sklearn.linear_model import LogisticRegression  # only training needs scikit-learn
 
         x = matrix(rows, features).astype(np.float64)
@@ -272,14 +309,10 @@ class LogisticWpModel:
 
     @classmethod
     def fit(cls, rows: pd.DataFrame) -> LogisticWpModel:
-        return cls({name: cls._fit_one(rows, features) for name, (_, features) in cls.variants.items()})
+        return cls({name: cls.fit_one(rows, features) for name, (_, features) in cls.variants.items()})
 
     def _label_wp(self, frame: pd.DataFrame, variant: str) -> np.ndarray:
-        c = self.coefficients[variant]
-        x = matrix(frame, tuple(c["features"])).astype(np.float64)
-        center = np.asarray(c["center"])
-        z = ((np.where(np.isnan(x), center, x) - center) / np.asarray(c["scale"])) @ np.asarray(c["coef"])
-        return 1.0 / (1.0 + np.exp(-(z + c["intercept"])))
+        return 1.0 / (1.0 + np.exp(-logistic_margin(self.coefficients[variant], frame)))
 
     @staticmethod
     def _home(frame: pd.DataFrame, wp: np.ndarray) -> np.ndarray:

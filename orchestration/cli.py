@@ -365,8 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = commands.add_parser("materialize", help="load seasons and build the marts through Dagster")
     load.add_argument("sport", choices=["nfl", "nba"])
     load.add_argument("--seasons", required=True, help="NFL e.g. 2019-2023 or 2021,2023; NBA 2023-24,2024-25")
-    train = commands.add_parser("train", help="train, evaluate and register the models through Dagster")
-    train.add_argument("sport", choices=["nfl", "nba"])
+    training = commands.add_parser("train", help="train, evaluate and register the models through Dagster")
+    training.add_argument("sport", choices=["nfl", "nba"])
     predict = commands.add_parser("predict", help="score a play-by-play file with the champions")
     predict.add_argument("sport", choices=["nfl", "nba"])
     predict.add_argument(

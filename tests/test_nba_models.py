@@ -5,6 +5,7 @@ Fixture `nba_build` (tests/conftest.py): seasons 2023-24 and 2024-25 through Dag
 Models train on 120 games of each season, to keep the test short.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,11 +18,11 @@ import pandas as pd
 import pytest
 
 from models.evaluate import calibration_error
-from models.features import nba_mart_frame
+from models.features import NBA_STRENGTH_INPUTS, nba_brownian_features, nba_mart_frame
 from models.pipeline import SPECS, evaluate_nba_wp, train_candidate
 from models.predict import NBA_OUTPUT_COLUMNS, NbaPredictor
 from models.registry import champion, register, versions
-from models.train import load_model
+from models.train import NBA_BASE_FEATURES, load_model
 
 SLICE_GAMES = ("0022400001", "0022400002", "0022400003")  # 2024-25: out of the training games below
 
@@ -106,10 +107,45 @@ def test_artifacts_reproduce_predictions_bit_for_bit_after_reload(candidates, fr
         assert np.array_equal(before["home_wp"], after["home_wp"]), name
 
 
+def test_nba_wp_artifact_holds_its_logistic_base_as_json(candidates, tmp_path):
+    model = candidates["nba_wp"].model
+    model.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home_wp.ubj", "logistic.json"]
+    logistic = json.loads((tmp_path / "logistic.json").read_text())
+    assert logistic == model.logistic and logistic["features"] == list(NBA_BASE_FEATURES)
+    (tmp_path / "logistic.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"logistic\.json"):
+        load_model(model.kind, tmp_path)
+
+
+def test_brownian_features_by_hand():
+    rows = pd.DataFrame(
+        {
+            "score_diff": [-1.0, 6.0],
+            "game_seconds_remaining": [0.0, 1440.0],
+            "home_has_possession": [np.nan, 1.0],
+            "home_strength": [5.0, 4.0],
+            "home_prior_games": [10.0, 30.0],
+            "away_strength": [np.nan, -2.0],
+            "away_prior_games": [0.0, 10.0],
+        }
+    )
+    features = nba_brownian_features(rows)
+    # 0:00 down 1: -1 / sqrt(0 + 0.1); unknown possession 0; no time left for strength or home court
+    assert features.iloc[0].tolist() == pytest.approx([-3.16228, 0.0, 0.0, 0.0], abs=1e-5)
+    # 24 minutes left: sqrt(24.1) = 4.90918; strengths shrunk 4 * 30 / 40 = 3 and -2 * 10 / 20 = -1;
+    # sqrt(24 / 48) = 0.70711
+    assert features.iloc[1].tolist() == pytest.approx([1.22220, 0.20370, 2.82843, 0.70711], abs=1e-5)
+
+
 def test_model_scores_a_file_without_strength(candidates, frame):
     """A file scored without the game log has no pre-game strength: the model still scores every row."""
-    predictions = candidates["nba_wp"].model.predict(frame.assign(strength_diff=np.nan))["home_wp"]
-    assert np.isfinite(predictions).all() and ((predictions > 0) & (predictions < 1)).all()
+    unknown = {c: np.nan for c in ("strength_diff", "strength_time", *NBA_STRENGTH_INPUTS)}
+    predictions = candidates["nba_wp"].model.predict(frame.assign(**unknown))["home_wp"]
+    assert np.isfinite(predictions).all() and ((predictions >= 0) & (predictions <= 1)).all()
+    # exactly 0 or 1 (float32 rounding) only for a team far ahead with little time left
+    lead = frame["score_diff"].to_numpy()
+    assert (lead[predictions == 1] >= 10).all() and (lead[predictions == 0] <= -10).all()
 
 
 def test_registry_versions_and_champion_decisions(candidates, frame, tmp_path):
@@ -132,7 +168,7 @@ def test_registry_versions_and_champion_decisions(candidates, frame, tmp_path):
     assert v1.decision["reason"] == "no champion yet"
     assert not v2.decision["promoted"] and v2.decision["challenger"] > v2.decision["champion"]
     assert v3.decision["promoted"] and v3.decision["champion_version"] == 1
-    assert current.kind == "xgboost_nba_wp" and (Path(current.artifact_path) / "home_wp.ubj").exists()
+    assert current.kind == "xgboost_nba_wp" and (Path(current.artifact_path) / "logistic.json").exists()
     assert "strength_diff" in (Path(current.artifact_path) / "card.json").read_text()
 
 
