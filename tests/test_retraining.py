@@ -74,3 +74,16 @@ def test_new_raw_seasons_request_one_dbt_build_after_ingest_finishes():
     [request] = result.run_requests
     assert result.cursor and request.run_key == f"raw-nfl-{result.cursor}"
     assert tick(result.cursor).run_requests == []  # nothing new since that build
+
+
+def test_playcast_train_runs_the_sports_retraining_job(monkeypatch):
+    """`playcast train <sport>` reaches the job runner (the run itself is the retraining job tested above)."""
+    from orchestration import cli
+
+    started = []
+    monkeypatch.setattr(cli, "dagster_home", lambda: None)
+    monkeypatch.setattr(cli, "train", started.append)
+    assert cli.main(["train", "nba"]) == 0 and cli.main(["train", "nfl"]) == 0
+    assert started == ["nba", "nfl"]
+    jobs = {job.name for job in defs.resolve_all_job_defs()}
+    assert {f"retrain_{sport}_models" for sport in started} <= jobs
