@@ -162,6 +162,9 @@ def inference(candidates: dict, frame: pd.DataFrame, files: list) -> None:
     print(f"predict_play, {len(states)} real states (nflverse_full_partial), one at a time:")
     print(f"  p50 {p50:.0f} µs, p95 {p95:.0f} µs, p99 {p99:.0f} µs, max {latencies.max() / 1e3:.0f} µs")
     print(f"  target p99 <= 1 ms: {met(p99 <= 1000)}")
+    played = pd.DataFrame([predictor.predict_play(state) for state in states])
+    worst = (played - predictor.predict_frame(plays)[played.columns]).abs().max().max()
+    print(f"  vs predict_frame on every state: max |diff| {worst:.1e}, target <= 1e-6: {met(worst <= 1e-6)}")
 
     batch = pd.concat([frame] * -(-250_000 // len(frame)), ignore_index=True)
     x = features.matrix(batch, features.WP_SPREAD_FEATURES)
