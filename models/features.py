@@ -52,6 +52,20 @@ SCORE_FEATURES: tuple[str, ...] = (
     "away_timeouts_remaining",
 )
 LINES = ("spread_line", "total_line")
+# the NFL game as a Brownian motion from posteam's side (as NBA_BROWNIAN_FEATURES): the lead, possession and
+# field position over the square root of the minutes left (+ NFL_LEAD_MINUTES), and posteam's spread (the
+# drift) times the square root of the share of the game left; posteam's win log-odds are near-linear in these
+# (computed from mart columns by `nfl_brownian_features`)
+WP_BROWNIAN_FEATURES: tuple[str, ...] = ("lead_root_time", "possession_root_time", "field_root_time")
+WP_SPREAD_BROWNIAN_FEATURES: tuple[str, ...] = (*WP_BROWNIAN_FEATURES, "spread_root_time")
+NFL_LEAD_MINUTES = 0.5
+NFL_UNKNOWN_YARDLINE = 75  # a missing field position counts as a touchback's
+# columns that trade places when a game is seen from the other side (home ↔ away), for `mirrored`
+HOME_AWAY_PAIRS = (
+    ("home_score", "away_score"),
+    ("home_timeouts_remaining", "away_timeouts_remaining"),
+    ("home_final_score", "away_final_score"),
+)
 # NBA win probability of the home team: the game state before the action and a pre-game strength (NaN when
 # a team has not played yet, or a file is scored without the game log)
 NBA_WP_FEATURES: tuple[str, ...] = (
@@ -166,6 +180,32 @@ def wp_training_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """nflfastR's WP training filter: real snaps in regulation with a decided result and a line."""
     keep = frame["is_model_play"] & frame["is_regulation"] & frame["posteam_win"].isin([0.0, 1.0])
     return frame[keep & frame["spread_line"].notna()]
+
+
+def nfl_brownian_features(frame) -> dict[str, np.ndarray]:
+    """WP_SPREAD_BROWNIAN_FEATURES of mart-shaped rows (a DataFrame, or a dict of one state's values)."""
+    minutes = np.asarray(frame["game_seconds_remaining"], dtype=np.float64) / 60
+    noise = np.sqrt(np.clip(minutes, 0, None) + NFL_LEAD_MINUTES)
+    share = np.sqrt(np.clip(minutes / 60, 0, 1))
+    sign = np.where(np.asarray(frame["posteam_is_home"], dtype=np.float64) > 0.5, 1.0, -1.0)
+    spread = np.nan_to_num(sign * np.asarray(frame["spread_line"], dtype=np.float64))
+    yardline = np.nan_to_num(np.asarray(frame["yardline_100"], dtype=np.float64), nan=NFL_UNKNOWN_YARDLINE)
+    lead = np.asarray(frame["score_differential"], dtype=np.float64)
+    columns = (lead / noise, 1 / noise, (50 - yardline) / noise, spread * share)
+    return dict(zip(WP_SPREAD_BROWNIAN_FEATURES, columns, strict=True))
+
+
+def mirrored(rows: pd.DataFrame) -> pd.DataFrame:
+    """The same plays seen from the other side: home and away columns swapped, the spread negated.
+
+    posteam stays the same team, so its columns (and spread_time) do not change.
+    """
+    out = rows.copy()
+    for home, away in HOME_AWAY_PAIRS:
+        out[home], out[away] = rows[away], rows[home]
+    out["posteam_is_home"] = 1 - rows["posteam_is_home"]
+    out["spread_line"] = -rows["spread_line"]
+    return out
 
 
 def score_training_rows(frame: pd.DataFrame) -> pd.DataFrame:

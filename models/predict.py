@@ -111,7 +111,10 @@ class NflPredictor:
         """
         values = np.array([np.nan if state[f] is None else state[f] for f in ALL_FEATURES], dtype=np.float32)
         prior = line_prior(state["total_line"], state["spread_line"], state["game_seconds_remaining"])
-        (wp,), (wp_spread,), to_come = self._forest.predict(values, (None, None, prior))
+        margins = self.wp.base_margins(state)  # the WP boosters' own: their logistic regressions' log-odds
+        (wp,), (wp_spread,), to_come = self._forest.predict(
+            values, (margins["wp"], margins["wp_spread"], prior)
+        )
         is_home = state["posteam_is_home"] > 0.5
         return {
             "home_wp": float(wp if is_home else 1 - wp),

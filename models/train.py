@@ -2,7 +2,7 @@
 and logistic baselines of both sports' win probability.
 
 Each model is a small class with `fit`, `predict` (a dict of named arrays), `save` and `load`; artifacts are
-xgboost's own UBJ format and plain JSON, never pickles. Hyper-parameters of the WP models are nflfastR's.
+xgboost's own UBJ format and plain JSON, never pickles. The WP models use nflfastR's features.
 """
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ from models.features import (
     NBA_MONOTONE,
     NBA_WP_FEATURES,
     SCORE_FEATURES,
+    WP_BROWNIAN_FEATURES,
     WP_FEATURES,
+    WP_SPREAD_BROWNIAN_FEATURES,
     WP_SPREAD_FEATURES,
     home_wp,
     matrix,
+    mirrored,
     nba_brownian_features,
+    nfl_brownian_features,
 )
 
 THREADS = 2
@@ -58,35 +62,21 @@ class BoosterSpec:
         return xgb.train(self.full_params(), data, num_boost_round=self.rounds)
 
 
-# nflfastR's vegas_wp and wp models (MODEL-WP scripts): same parameters, same feature order
-WP_SPREAD = BoosterSpec(
-    WP_SPREAD_FEATURES,
-    {
-        "objective": "binary:logistic",
-        "eval_metric": "logloss",
-        "eta": 0.05,
-        "gamma": 0.79012017,
-        "subsample": 0.9224245,
-        "colsample_bytree": 5 / 12,
-        "max_depth": 5,
-        "min_child_weight": 7,
-    },
-    534,
-)
-WP_NO_SPREAD = BoosterSpec(
-    WP_FEATURES,
-    {
-        "objective": "binary:logistic",
-        "eval_metric": "logloss",
-        "eta": 0.2,
-        "gamma": 0,
-        "subsample": 0.8,
-        "colsample_bytree": 0.8,
-        "max_depth": 4,
-        "min_child_weight": 1,
-    },
-    65,
-)
+# nflfastR's vegas_wp and wp features (MODEL-WP scripts, same order), boosted from a logistic regression's
+# log-odds on the Brownian-motion terms (WpModel), so the trees only correct it: shallow trees, large leaves.
+# Chosen on the folds holding out 2019, 2020 and 2021 (BENCHMARKS.md); nflfastR's own parameters
+# (534 rounds of depth 5 with the spread, 65 of depth 4 without) did worse there.
+NFL_WP_PARAMS = {
+    "objective": "binary:logistic",
+    "eval_metric": "logloss",
+    "eta": 0.05,
+    "max_depth": 3,
+    "min_child_weight": 500,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+}
+WP_SPREAD = BoosterSpec(WP_SPREAD_FEATURES, NFL_WP_PARAMS, 200)
+WP_NO_SPREAD = BoosterSpec(WP_FEATURES, NFL_WP_PARAMS, 200)
 # NBA home win probability: boosted from a logistic regression's log-odds (NbaWpModel), since the win
 # probability is near-logistic in the Brownian features; the trees correct it from the clock, score and
 # possession. Every action is a row (~600k a season, strongly correlated within a game), so shallow trees
@@ -176,36 +166,88 @@ def _load_booster(folder: Path, name: str) -> xgb.Booster:
 
 @dataclass
 class WpModel:
-    """Home win probability from two xgboost models of posteam's win: without and with the spread."""
+    """Home win probability from two models of posteam's win, without and with the spread: each a logistic
+    regression on the Brownian-motion terms giving the log-odds, and an xgboost model learning corrections
+    to them (its base margin) from nflfastR's features.
+
+    Artifacts: `logistic.json` ({"wp": ..., "wp_spread": ...} in LogisticWpModel's format), `wp.ubj` and
+    `wp_spread.ubj`.
+    """
 
     kind: ClassVar[str] = "xgboost_wp"
+    logistic: dict[str, dict]  # "wp" / "wp_spread" -> features, center, scale, coef, intercept
     wp: xgb.Booster
     wp_spread: xgb.Booster
-    specs: ClassVar[dict[str, BoosterSpec]] = {"wp": WP_NO_SPREAD, "wp_spread": WP_SPREAD}
+    specs: ClassVar[dict[str, tuple[BoosterSpec, tuple[str, ...]]]] = {
+        "wp": (WP_NO_SPREAD, WP_BROWNIAN_FEATURES),
+        "wp_spread": (WP_SPREAD, WP_SPREAD_BROWNIAN_FEATURES),
+    }
 
     @classmethod
     def fit(cls, rows: pd.DataFrame) -> WpModel:
-        return cls(WP_NO_SPREAD.fit(rows, rows["posteam_win"]), WP_SPREAD.fit(rows, rows["posteam_win"]))
+        inputs = rows.assign(**nfl_brownian_features(rows))
+        logistic = {name: LogisticWpModel.fit_one(inputs, base) for name, (_, base) in cls.specs.items()}
+        margins = _base_margins(logistic, rows)
+        boosters = {
+            name: spec.fit(rows, rows["posteam_win"], base_margin=margins[name])
+            for name, (spec, _) in cls.specs.items()
+        }
+        return cls(logistic, **boosters)
+
+    def base_margins(self, frame: pd.DataFrame | dict) -> dict[str, np.ndarray]:
+        """Each booster's base margin, its logistic regression's log-odds of posteam's win, for mart-shaped
+        rows (a DataFrame) or one state's values (a dict, as `NflPredictor.predict_play` has)."""
+        return _base_margins(self.logistic, frame)
 
     def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         is_home = frame["posteam_is_home"].to_numpy()
+        margins = self.base_margins(frame)
         return {
-            "home_wp": home_wp(predict_booster(self.wp, frame, WP_NO_SPREAD.features), is_home),
-            "home_wp_spread": home_wp(predict_booster(self.wp_spread, frame, WP_SPREAD.features), is_home),
+            output: home_wp(predict_booster(booster, frame, spec.features, margins[name]), is_home)
+            for output, name, booster, (spec, _) in (
+                ("home_wp", "wp", self.wp, self.specs["wp"]),
+                ("home_wp_spread", "wp_spread", self.wp_spread, self.specs["wp_spread"]),
+            )
         }
 
     def save(self, folder: Path) -> None:
         _save_boosters(folder, {"wp": self.wp, "wp_spread": self.wp_spread})
+        (folder / "logistic.json").write_text(json.dumps(self.logistic, indent=1))
 
     @classmethod
     def load(cls, folder: Path) -> WpModel:
-        return cls(_load_booster(folder, "wp"), _load_booster(folder, "wp_spread"))
+        path = folder / "logistic.json"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path}: missing (an nfl_wp version older than its logistic base): retrain the NFL models "
+                "(`playcast train nfl` or the nfl_models group in the Dagster UI)"
+            )
+        return cls(
+            json.loads(path.read_text()), _load_booster(folder, "wp"), _load_booster(folder, "wp_spread")
+        )
 
     def describe(self) -> dict:
         return {
-            name: {"features": list(s.features), "params": s.full_params(), "rounds": s.rounds}
-            for name, s in self.specs.items()
+            name: {
+                "logistic": {
+                    "features": self.logistic[name]["features"],
+                    "model": "sklearn LogisticRegression",
+                },
+                "features": list(spec.features),
+                "base_margin": "the logistic's log-odds",
+                "params": spec.full_params(),
+                "rounds": spec.rounds,
+            }
+            for name, (spec, _) in self.specs.items()
         }
+
+
+def _base_margins(logistic: dict[str, dict], frame: pd.DataFrame | dict) -> dict[str, np.ndarray]:
+    terms = {name: np.atleast_1d(values) for name, values in nfl_brownian_features(frame).items()}
+    return {
+        name: _log_odds(c, np.column_stack([terms[f] for f in c["features"]]).astype(np.float32))
+        for name, c in logistic.items()
+    }
 
 
 @dataclass
@@ -265,8 +307,11 @@ def _with_brownian(frame: pd.DataFrame) -> pd.DataFrame:
 
 def logistic_margin(coefficients: dict, frame: pd.DataFrame) -> np.ndarray:
     """The log-odds of one fitted logistic regression (LogisticWpModel's format) on `frame`'s rows."""
-    c = coefficients
-    x = matrix(frame, tuple(c["features"])).astype(np.float64)
+    return _log_odds(coefficients, matrix(frame, tuple(coefficients["features"])))
+
+
+def _log_odds(c: dict, x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
     center = np.asarray(c["center"])
     z = ((np.where(np.isnan(x), center, x) - center) / np.asarray(c["scale"])) @ np.asarray(c["coef"])
     return z + c["intercept"]
@@ -364,13 +409,16 @@ class ScoreModel:
 
     @classmethod
     def fit(cls, rows: pd.DataFrame) -> ScoreModel:
+        """Trained on every play seen from both sides (`mirrored`): the lines already price home field, and a
+        home bias learnt from the other seasons is noise that moves the kickoff prediction off the spread."""
+        both = pd.concat([rows, mirrored(rows)], ignore_index=True)
         to_come = pd.DataFrame(
             {
-                "home": rows["home_final_score"] - rows["home_score"],
-                "away": rows["away_final_score"] - rows["away_score"],
+                "home": both["home_final_score"] - both["home_score"],
+                "away": both["away_final_score"] - both["away_score"],
             }
         )
-        return cls(SCORE.fit(rows, to_come, base_margin=np.column_stack(frame_prior(rows))))
+        return cls(SCORE.fit(both, to_come, base_margin=np.column_stack(frame_prior(both))))
 
     def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         to_come = predict_booster(self.booster, frame, SCORE.features, np.column_stack(frame_prior(frame)))

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from models.evaluate import calibration_error, loso_predict
-from models.features import mart_frame
+from models.features import HOME_AWAY_PAIRS, mart_frame, mirrored, nfl_brownian_features
 from models.pipeline import SPECS, train_candidate
 from models.predict import OUTPUT_COLUMNS
 from models.registry import champion, register, versions
-from models.train import load_model
+from models.train import WpModel, load_model
 
 FULL_2021 = Path("nfl") / "nflverse_full_partial" / "play_by_play_2021_weeks01-05.parquet"
 
@@ -80,14 +80,43 @@ def test_artifacts_reproduce_predictions_bit_for_bit_after_reload(candidates, fr
             assert np.array_equal(before[column], after[column]), (name, column)
 
 
+def test_an_nfl_wp_artifact_without_its_logistic_base_asks_for_retraining(candidates, tmp_path):
+    candidates["nfl_wp"].model.save(tmp_path)
+    (tmp_path / "logistic.json").unlink()  # the format before the logistic base
+    with pytest.raises(FileNotFoundError, match="retrain the NFL models"):
+        WpModel.load(tmp_path)
+
+
+def test_brownian_terms_of_one_state_equal_the_frame_rows(frame):
+    sample = frame.sample(50, random_state=3)
+    columns = nfl_brownian_features(sample)
+    for i, state in enumerate(sample.to_dict("records")):
+        for name, value in nfl_brownian_features(state).items():
+            assert value == pytest.approx(columns[name][i], nan_ok=True), name
+    lead = columns["lead_root_time"]
+    assert np.array_equal(np.sign(lead), np.sign(sample["score_differential"].to_numpy()))
+
+
+def test_mirrored_plays_swap_home_and_away(frame):
+    rows = frame.head(200)
+    swapped = mirrored(rows)
+    for home, away in HOME_AWAY_PAIRS:
+        assert swapped[home].equals(rows[away]) and swapped[away].equals(rows[home])
+    assert swapped["spread_line"].equals(-rows["spread_line"])
+    assert swapped["score_differential"].equals(rows["score_differential"])  # posteam is the same team
+    pd.testing.assert_frame_equal(mirrored(swapped), rows)
+
+
 def test_registry_versions_and_champion_decisions(candidates, frame, tmp_path):
     warehouse, store = tmp_path / "registry.duckdb", tmp_path / "store"
     first = candidates["nfl_wp"]
-    weak = train_candidate(SPECS["nfl_wp"], frame.sample(frac=0.02, random_state=7), log=lambda _: None)
+    shuffled = frame.sample(frac=0.02, random_state=7)
+    shuffled["posteam_win"] = shuffled["posteam_win"].sample(frac=1, random_state=7).to_numpy()
+    weak = train_candidate(SPECS["nfl_wp"], shuffled, log=lambda _: None)
     con = duckdb.connect(str(warehouse))
     try:
         v1 = register(con, first, store)
-        v2 = register(con, weak, store)  # trained on 2% of the plays: worse held-out log loss
+        v2 = register(con, weak, store)  # 2% of the plays, results shuffled: worse held-out log loss
         v3 = register(con, first, store)  # the same model again: not worse, so it takes over
         rows = versions(con, "nfl_wp")
         current = champion(con, "nfl_wp")
