@@ -27,9 +27,7 @@ def offsets_sensor(sport: Sport) -> dg.SensorDefinition:
     @dg.sensor(
         name=sport.sensor_name,
         job_name=sport.job_name,
-        # the daemon's sensor loop comes round every 5 s and skips a sensor ticked less than its interval
-        # ago: at 5 s, a loop a few milliseconds early skips it (ticks 10 s apart); at 1 s every loop ticks
-        minimum_interval_seconds=1,
+        minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"New offsets of `{topic}` → micro-batch scoring runs (up to PLAYCAST_LIVE_MAX_EVENTS).",
     )
