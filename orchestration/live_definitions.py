@@ -7,6 +7,7 @@ location's raw games and models, so the asset graph shows one lineage across bot
 
 import dagster as dg
 
+import models.predict  # noqa: F401  the champions' code, loaded with the location: not while a run holds the pool
 from assets.scoring import NBA_TOPIC_SPEC, NFL_TOPIC_SPEC, nba_live_scoring, nfl_live_scoring
 from live.sports import NBA, NFL
 from orchestration.resources import Kafka, Warehouse
