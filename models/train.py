@@ -164,6 +164,21 @@ def _load_booster(folder: Path, name: str) -> xgb.Booster:
     return booster
 
 
+def _save_logistic_base(folder: Path, logistic: dict) -> None:
+    (folder / "logistic.json").write_text(json.dumps(logistic, indent=1))
+
+
+def _load_logistic_base(folder: Path, sport: str) -> dict:
+    """The logistic base of a WP model; versions saved before it existed cannot be scored."""
+    path = folder / "logistic.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path}: missing (an {sport}_wp version older than its logistic base): retrain the "
+            f"{sport.upper()} models (`playcast train {sport}` or the {sport}_models group in the Dagster UI)"
+        )
+    return json.loads(path.read_text())
+
+
 @dataclass
 class WpModel:
     """Home win probability from two models of posteam's win, without and with the spread: each a logistic
@@ -212,19 +227,12 @@ class WpModel:
 
     def save(self, folder: Path) -> None:
         _save_boosters(folder, {"wp": self.wp, "wp_spread": self.wp_spread})
-        (folder / "logistic.json").write_text(json.dumps(self.logistic, indent=1))
+        _save_logistic_base(folder, self.logistic)
 
     @classmethod
     def load(cls, folder: Path) -> WpModel:
-        path = folder / "logistic.json"
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path}: missing (an nfl_wp version older than its logistic base): retrain the NFL models "
-                "(`playcast train nfl` or the nfl_models group in the Dagster UI)"
-            )
-        return cls(
-            json.loads(path.read_text()), _load_booster(folder, "wp"), _load_booster(folder, "wp_spread")
-        )
+        logistic = _load_logistic_base(folder, "nfl")
+        return cls(logistic, _load_booster(folder, "wp"), _load_booster(folder, "wp_spread"))
 
     def describe(self) -> dict:
         return {
@@ -277,17 +285,11 @@ class NbaWpModel:
 
     def save(self, folder: Path) -> None:
         _save_boosters(folder, {"home_wp": self.booster})
-        (folder / "logistic.json").write_text(json.dumps(self.logistic, indent=1))
+        _save_logistic_base(folder, self.logistic)
 
     @classmethod
     def load(cls, folder: Path) -> NbaWpModel:
-        path = folder / "logistic.json"
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path}: missing (an nba_wp version older than its logistic base): retrain the NBA models "
-                "(`playcast train nba` or the nba_models group in the Dagster UI)"
-            )
-        return cls(json.loads(path.read_text()), _load_booster(folder, "home_wp"))
+        return cls(_load_logistic_base(folder, "nba"), _load_booster(folder, "home_wp"))
 
     def describe(self) -> dict:
         return {
