@@ -27,7 +27,7 @@ def offsets_sensor(sport: Sport) -> dg.SensorDefinition:
     @dg.sensor(
         name=sport.sensor_name,
         job_name=sport.job_name,
-        minimum_interval_seconds=5,
+        minimum_interval_seconds=1,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"New offsets of `{topic}` → micro-batch scoring runs (up to PLAYCAST_LIVE_MAX_EVENTS).",
     )
