@@ -132,12 +132,7 @@ class EventSchema:
         for key in self.required:
             if payload.get(key) is None:
                 raise InvalidEvent(f"missing required field '{prefix}{key}'")
-        row = {}
-        for key, allowed in self._allowed_types:  # the hot loop of a backlog: check and copy in one pass
-            value = payload.get(key)
-            if value is not None and type(value) not in allowed:
-                _check_type(payload, key, self.columns[key], prefix)
-            row[key] = value
+        row = _checked_copy(payload, self._allowed_types[self.payload], prefix)
         if self.check is not None:
             self.check(payload)
         expected_id = self.event_id(payload)
@@ -154,13 +149,25 @@ class EventSchema:
             "sent_at": event["sent_at"],
             self.payload: self._with_defaults(row),
         }
-        for name, fields in self.extras.items():
-            normalized[name] = _extra(event.get(name), name, fields)
+        for name in self.extras:
+            normalized[name] = self._extra(event.get(name), name)
         return normalized
 
+    def _extra(self, value: Any, name: str) -> dict | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise InvalidEvent(f"wrong type for field '{name}' (expected object, got {json_type(value)})")
+        return _checked_copy(value, self._allowed_types[name], f"{name}.")
+
     @cached_property
-    def _allowed_types(self) -> tuple[tuple[str, tuple[type, ...]], ...]:
-        return tuple((key, PYTHON_TYPES[expected]) for key, expected in self.columns.items())
+    def _allowed_types(self) -> dict[str, tuple[tuple[str, str, tuple[type, ...]], ...]]:
+        """Per object (the payload, each extra): (field, JSON type, Python types it may decode to)."""
+        objects = {self.payload: self.columns, **self.extras}
+        return {
+            name: tuple((key, expected, PYTHON_TYPES[expected]) for key, expected in fields.items())
+            for name, fields in objects.items()
+        }
 
     def _normalized(self, payload: Mapping) -> dict:
         return self._with_defaults({column: payload.get(column) for column in self.columns})
@@ -172,14 +179,15 @@ class EventSchema:
         return row
 
 
-def _extra(value: Any, name: str, fields: Mapping[str, str]) -> dict | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise InvalidEvent(f"wrong type for field '{name}' (expected object, got {json_type(value)})")
-    for key, expected in fields.items():
-        _check_type(value, key, expected, f"{name}.")
-    return {key: value.get(key) for key in fields}
+def _checked_copy(obj: dict, fields: tuple[tuple[str, str, tuple[type, ...]], ...], prefix: str) -> dict:
+    """The fields of `obj` (missing -> None), each of its allowed types: the hot loop of a backlog."""
+    row = {}
+    for key, expected, allowed in fields:
+        value = obj.get(key)
+        if value is not None and type(value) not in allowed:
+            _check_type(obj, key, expected, prefix)
+        row[key] = value
+    return row
 
 
 def _require(obj: dict, key: str, expected: str, prefix: str) -> None:
