@@ -3,11 +3,13 @@
 Dagster's default launcher asks the code server to spawn a new interpreter per run, which imports dagster,
 pandas, xgboost, ... again: ~4 s of a live micro-batch's latency on this machine. This launcher keeps a
 `multiprocessing` forkserver that has imported the heavy third-party libraries once (`preload_modules`) and
-forks every run from it. playcast's own modules are not preloaded, so each run imports the code as it is on
-disk (as a spawned run would); change a preloaded library and restart the daemon.
+forks every run from it. playcast's own modules (but this one, the worker's entry point) are not preloaded,
+so each run imports the code as it is on disk, as a spawned run would; change a preloaded library and restart
+the daemon.
 
-Runs execute exactly as `dagster api execute_run` executes them (same instance, same run record, same
-events). The run's process id is a run tag, and terminating a run interrupts that process.
+Runs execute as `dagster api execute_run` executes them (same instance, run record and events), through its
+body in dagster's private `_cli.api` (dagster is pinned to 1.13.x). The run's process id is a run tag:
+terminating a run interrupts that process, and run monitoring fails a run whose process is gone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any
 from dagster import _check as check
 from dagster._cli.api import _execute_run_command_body
 from dagster._cli.utils import get_instance_for_cli
-from dagster._core.launcher import LaunchRunContext, RunLauncher
+from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
+from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, deserialize_value, serialize_value
 from dagster._utils.interrupts import capture_interrupts
 
@@ -81,3 +84,18 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         except ProcessLookupError:
             return False
         return True
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        """Whether the run's process is alive: run monitoring fails the run of a worker that died."""
+        pid = run.tags.get(PID_TAG)
+        if pid is None:
+            return CheckRunHealthResult(WorkerStatus.NOT_FOUND, "no run worker process recorded")
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return CheckRunHealthResult(WorkerStatus.FAILED, f"run worker process {pid} is gone")
+        return CheckRunHealthResult(WorkerStatus.RUNNING)

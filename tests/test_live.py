@@ -14,6 +14,7 @@ import pytest
 from live.microbatch import process_batch
 from live.sports import NFL
 from models.predict import NflPredictor
+from orchestration.run_launcher import PID_TAG
 from sensors import kafka as kafka_sensor
 from stream import NFL_TOPIC
 from stream.broker import LocalBroker
@@ -226,6 +227,7 @@ def test_the_daemon_scores_new_plays_and_resumes_from_its_cursor_after_a_restart
     instance = dg.DagsterInstance.from_config(str(home))
     runs = instance.get_runs(dg.RunsFilter(job_name="nfl_live_scoring"))
     assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    assert all(PID_TAG in r.tags for r in runs)  # launched by the instance's forking run launcher
     # the runs' offset ranges tile the topic: every offset scored by exactly one run
     covered = sorted(
         (int(p), int(start), int(end))

@@ -1,7 +1,9 @@
-"""The forkserver run launcher runs a job as Dagster's own launcher would, and terminating a run stops it."""
+"""The forkserver run launcher runs a job as Dagster's own launcher would, terminating a run stops it, and
+run monitoring can tell when a run's worker died."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.launcher import WorkerStatus
 
 from orchestration.run_launcher import PID_TAG
 
@@ -63,6 +66,7 @@ def launch(home: Path, seconds: float) -> tuple[subprocess.Popen, Path]:
 
 
 def only_run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus, timeout: float = 120):
+    """The instance's one run, once it has `status`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         runs = instance.get_runs()
@@ -79,17 +83,37 @@ def test_a_launched_run_executes_in_the_forked_worker_named_by_its_tag(home: Pat
     assert int(marker.read_text()) == int(run.tags[PID_TAG]) != cli.pid
 
 
-def test_terminating_a_run_interrupts_its_worker_and_cancels_it(home: Path):
+def sleeping_run(home: Path) -> tuple[subprocess.Popen, dg.DagsterInstance, dg.DagsterRun]:
+    """A launched run whose op sleeps for five minutes, once the op has started."""
     cli, marker = launch(home, seconds=300)
+    instance = dg.DagsterInstance.from_config(str(home))
+    run = only_run(instance, dg.DagsterRunStatus.STARTED)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return cli, instance, run
+
+
+def test_terminating_a_run_interrupts_its_worker_and_cancels_it(home: Path):
+    cli, instance, run = sleeping_run(home)
     try:
-        instance = dg.DagsterInstance.from_config(str(home))
-        run = only_run(instance, dg.DagsterRunStatus.STARTED)
-        deadline = time.monotonic() + 60
-        while not marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)  # the op is sleeping now
         assert instance.run_launcher.terminate(run.run_id)
         assert only_run(instance, dg.DagsterRunStatus.CANCELED, timeout=60).run_id == run.run_id
         assert cli.wait(timeout=60) == 0  # the launching process waited for its worker, which has ended
         assert not instance.run_launcher.terminate(run.run_id)  # a finished run is not terminated again
+    finally:
+        cli.kill()
+
+
+def test_run_monitoring_sees_a_dead_worker(home: Path):
+    cli, instance, run = sleeping_run(home)
+    try:
+        assert instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+        os.kill(int(run.tags[PID_TAG]), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING:
+            assert time.monotonic() < deadline, "the killed worker still looks alive"
+            time.sleep(0.2)
+        assert instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.FAILED
     finally:
         cli.kill()
