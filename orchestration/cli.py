@@ -23,11 +23,19 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # runs k
 
 
 def dagster_home() -> Path:
-    """`DAGSTER_HOME`, default `.dagster_home/` in the repo, created with playcast's instance settings."""
+    """`DAGSTER_HOME`, default `.dagster_home/` in the repo, created with playcast's instance settings; warns
+    when an existing instance's settings differ from them (e.g. created before the forking run launcher)."""
     home = Path(os.environ.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(Path(__file__).with_name("dagster.yaml"), home / "dagster.yaml")
+    settings, instance = Path(__file__).with_name("dagster.yaml"), home / "dagster.yaml"
+    if not instance.exists():
+        shutil.copy(settings, instance)
+    elif instance.read_text() != settings.read_text():
+        print(
+            f"playcast: {instance} differs from playcast's instance settings {settings} (run launcher, "
+            "run queue, monitoring): copy them over unless you changed it on purpose",
+            file=sys.stderr,
+        )
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

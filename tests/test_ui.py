@@ -69,3 +69,14 @@ def test_ui_lists_partitioned_assets_with_lineage_and_stops_cleanly(tmp_path, da
         ["pgrep", "-f", f"dagster-webserver.*-p {port}"], capture_output=True, text=True
     )
     assert leftovers.stdout == ""
+
+
+def test_an_instance_with_other_settings_is_kept_and_named(tmp_path, monkeypatch, capsys):
+    from orchestration import cli
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    old = "run_coordinator: {}\n"  # e.g. created before playcast's run launcher existed
+    (tmp_path / "dagster.yaml").write_text(old)
+    assert cli.dagster_home() == tmp_path
+    assert (tmp_path / "dagster.yaml").read_text() == old
+    assert f"{tmp_path / 'dagster.yaml'} differs from playcast's instance settings" in capsys.readouterr().err
