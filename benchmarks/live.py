@@ -90,7 +90,7 @@ def latency(root: Path, warehouse: Path, sport: Sport, plays: int, interval: flo
     parts = {
         "event produced → prediction row written": [s for run, s in scored if run != first_id],
         "first event of a run produced → run created": [
-            created[run] - sent for run, sent in first_sent.items() if run != first_id
+            created[run] - at for run, at in first_sent.items() if run != first_id
         ],
         "run created → launching (run queue)": [_launched(instance, r) - created[r.dagster_run.run_id]
                                                 for r in rest],

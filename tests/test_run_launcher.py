@@ -86,11 +86,15 @@ def test_a_launched_run_executes_in_the_forked_worker_named_by_its_tag(home: Pat
 def sleeping_run(home: Path) -> tuple[subprocess.Popen, dg.DagsterInstance, dg.DagsterRun]:
     """A launched run whose op sleeps for five minutes, once the op has started."""
     cli, marker = launch(home, seconds=300)
-    instance = dg.DagsterInstance.from_config(str(home))
-    run = only_run(instance, dg.DagsterRunStatus.STARTED)
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    try:
+        instance = dg.DagsterInstance.from_config(str(home))
+        run = only_run(instance, dg.DagsterRunStatus.STARTED)
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    except BaseException:
+        cli.kill()  # the test fails here: leave no launching process behind
+        raise
     return cli, instance, run
 
 
