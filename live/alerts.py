@@ -75,18 +75,12 @@ def insert_alerts(con: duckdb.DuckDBPyConnection, sport: Sport, run_id: str, now
     candidates = CANDIDATES.format(rows=sport.rows_relation, game=game, row=row)
     new = con.execute(
         f"""
-        select {columns} from ({candidates}) c
+        insert into live.alerts ({columns}, run_id, alerted_at)
+        select {columns}, $run_id, $now from ({candidates}) c
         where not exists (select 1 from live.alerts x
                           where x.game_id = c.game_id and x.action_id = c.action_id and x.kind = c.kind)
-        order by game_id, action_id, kind
+        returning {columns}
         """,
-        {"run_id": run_id, "run_points": run_points(), "late_seconds": late_seconds()},
+        {"run_id": run_id, "now": now, "run_points": run_points(), "late_seconds": late_seconds()},
     ).fetchall()
-    alerts = [dict(zip(COLUMNS, row, strict=True)) for row in new]
-    if alerts:
-        con.executemany(
-            f"insert into live.alerts ({columns}, run_id, alerted_at) values "
-            f"({', '.join('?' for _ in COLUMNS)}, ?, ?)",
-            [[*row, run_id, now] for row in new],
-        )
-    return alerts
+    return [dict(zip(COLUMNS, row, strict=True)) for row in sorted(new, key=lambda r: r[:3])]

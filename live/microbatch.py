@@ -1,12 +1,14 @@
 """One micro-batch: Kafka records of known offsets → live tables → features (the marts' SQL) → predictions.
 
-The same for every sport (live/sports.py says which tables, SQL and models). Everything happens in one
-transaction, so a failed batch leaves the warehouse as it was, and every write is keyed, so processing the
-same offsets again changes nothing. Malformed events and rows of games that are not in the sport's games
-table (`raw.nfl_games`, `raw.nba_games`) go to `live.dead_letters` with the reason; the rest of the batch
-goes on. Features are recomputed from all rows seen so far of each game in the batch (state carries across
-batches, and a late or out-of-order row corrects the predictions of the rows after it). For the NBA, the
-batch's new actions then raise momentum alerts (live/alerts.py).
+The same for every sport (live/sports.py says which tables, SQL and models). Records are decoded
+column-wise (stream/batch_decode.py). Everything happens in one transaction, so a failed batch leaves the
+warehouse as it was, and every write is keyed, so processing the same offsets again changes nothing.
+Malformed events and rows of games that are not in the sport's games table (`raw.nfl_games`,
+`raw.nba_games`) go to `live.dead_letters` with the reason; the rest of the batch goes on. Features are
+recomputed from all rows seen so far of each game in the batch (state carries across batches, and a late or
+out-of-order row corrects the predictions of the rows after it); they are not stored: the features view
+gives the same from the stored rows. For the NBA, the batch's new actions then raise momentum alerts
+(live/alerts.py).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from datetime import UTC, datetime
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from live.alerts import insert_alerts
 from live.sports import Predictor, Sport
-from live.tables import ensure_live_tables
-from stream.envelope import InvalidEvent
+from live.tables import ensure_live_tables, unique_rows
+from stream.batch_decode import INDEX, DecodedBatch, decode_batch
 from stream.offsets import Record
 
 
@@ -44,61 +47,54 @@ class BatchResult:
         return float(np.quantile(self.latency_seconds, quantile)) if self.latency_seconds else None
 
 
-def _decode(
-    con: duckdb.DuckDBPyConnection, records: Sequence[Record], sport: Sport
-) -> tuple[list[Record], list[dict], list[tuple[Record, str]]]:
-    """Split records into those of known games with their events, and (record, reason) rejections."""
-    decoded, rejected = [], []
-    for record in records:
-        try:
-            decoded.append((record, sport.events.decode(record.value)))
-        except InvalidEvent as error:
-            rejected.append((record, str(error)))
-    payload, game_field = sport.events.payload, sport.events.id_fields[0]
-    game_ids = sorted({event[payload][game_field] for _, event in decoded})
-    known = {
-        row[0]
-        for row in con.execute(
-            f'select "{sport.games_id}" from {sport.games_table} '
-            f'where "{sport.games_id}" in (select unnest(?))',
-            [game_ids],
-        ).fetchall()
-    }
-    accepted, events = [], []
-    for record, event in decoded:
-        game_id = event[payload][game_field]
-        if game_id in known:
-            accepted.append(record)
-            events.append(event)
-        else:
-            rejected.append((record, f"unknown game_id {game_id!r}: not in {sport.games_table}"))
-    return accepted, events, rejected
+def _reject_unknown_games(con: duckdb.DuckDBPyConnection, batch: DecodedBatch, sport: Sport) -> pa.Table:
+    """The rows of games in the sport's games table; the others become rejections in `batch`."""
+    game_field = sport.events.id_fields[0]
+    games = pc.unique(batch.rows.column(game_field)).to_pylist()
+    games_id = f'"{sport.games_id}"'
+    known = (
+        con.execute(
+            f"select list({games_id}) from {sport.games_table} where {games_id} in (select unnest(?))",
+            [games],
+        ).fetchall()[0][0]
+        or []
+    )
+    is_known = pc.is_in(batch.rows.column(game_field), pa.array(known, pa.string()))
+    unknown = batch.rows.filter(pc.invert(is_known))
+    for index, game_id in zip(unknown[INDEX].to_pylist(), unknown[game_field].to_pylist(), strict=True):
+        batch.rejected[index] = f"unknown game_id {game_id!r}: not in {sport.games_table}"
+    return batch.rows.filter(is_known)
 
 
-def _origin(source: str, records: Sequence[Record], run_id: str, now: datetime) -> dict[str, list]:
-    """Columns of where each record came from and which run received it."""
+def _origin(source: str, records: Sequence[Record], run_id: str, now: datetime) -> pa.Table:
+    """Where each record came from and which run received it, one row per record."""
     n = len(records)
-    return {
-        "source": [source] * n,
-        "topic": [r.topic for r in records],
+    return pa.table({
+        "source": pa.array([source] * n, pa.string()),
+        "topic": pa.array([r.topic for r in records], pa.string()),
         "partition": pa.array([r.partition for r in records], pa.int32()),
         "offset": pa.array([r.offset for r in records], pa.int64()),
-        "run_id": [run_id] * n,
+        "run_id": pa.array([run_id] * n, pa.string()),
         "received_at": pa.array([now] * n, pa.timestamp("us", "UTC")),
-    }
+    })  # fmt: skip
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list | pa.Array]) -> int:
-    """Insert rows given as columns, skipping keys already present; returns how many were new."""
-    rows = pa.table(columns)
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
+    """Insert rows, skipping keys already present; returns how many were new."""
     if not rows.num_rows:
         return 0
     before = con.execute(f"select count(*) from {table}").fetchall()[0][0]
     con.register("_rows", rows)
-    names = ", ".join(f'"{c}"' for c in columns)
+    names = ", ".join(f'"{c}"' for c in rows.column_names)
     con.execute(f"insert or ignore into {table} ({names}) select {names} from _rows")
     con.unregister("_rows")
     return con.execute(f"select count(*) from {table}").fetchall()[0][0] - before
+
+
+def _with(table: pa.Table, columns: dict[str, pa.Array | list]) -> pa.Table:
+    for name, column in columns.items():
+        table = table.append_column(name, column if isinstance(column, pa.Array) else pa.array(column))
+    return table
 
 
 def process_batch(
@@ -118,35 +114,35 @@ def process_batch(
     """
     now = datetime.now(UTC)
     result = BatchResult(events=len(records))
+    batch = decode_batch(sport.events, sport.row_schema, [r.value for r in records])
+    origin = _origin(source, records, run_id, now)
     con.execute("begin transaction")
     try:
-        ensure_live_tables(con, sport)
-        accepted, events, rejected = _decode(con, records, sport)
-        dead = {(r.partition, r.offset) for r, _ in rejected}
-        result.new_events = _insert(con, "live.events", {
-            **_origin(source, records, run_id, now),
+        ensure_live_tables(con, sport, feature_sql)
+        rows = _reject_unknown_games(con, batch, sport)
+        status = [sport.noun] * len(records)
+        for index in batch.rejected:
+            status[index] = "dead_letter"
+        result.new_events = _insert(con, "live.events", _with(origin, {
             "key": [r.key.decode("utf-8", "replace") if r.key else None for r in records],
             "kafka_timestamp": pa.array([r.timestamp for r in records], pa.int64()).cast(
                 pa.timestamp("ms", "UTC")),
-            "status": ["dead_letter" if (r.partition, r.offset) in dead else sport.noun for r in records],
-        })  # fmt: skip
-        _insert(con, "live.dead_letters", {
-            **_origin(source, [r for r, _ in rejected], run_id, now),
-            "value": pa.array([r.value for r, _ in rejected], pa.binary()),
-            "reason": [reason for _, reason in rejected],
-        })  # fmt: skip
-        for _, reason in rejected:
+            "status": status,
+        }))  # fmt: skip
+        dead = sorted(batch.rejected)
+        _insert(con, "live.dead_letters", _with(origin.take(pa.array(dead, pa.int64())), {
+            "value": pa.array([records[i].value for i in dead], pa.binary()),
+            "reason": [batch.rejected[i] for i in dead],
+        }))  # fmt: skip
+        for reason in batch.rejected.values():
             kind = reason.split(":")[0]
             result.dead_letters[kind] = result.dead_letters.get(kind, 0) + 1
-        payloads = [e[sport.events.payload] for e in events]
-        _insert(con, sport.rows_table, {
-            **{name: pa.array([p[name] for p in payloads], sport.row_schema.field(name).type)
-               for name in sport.row_columns},
-            **_origin(source, accepted, run_id, now),
-            "event_time": [e["event_time"] for e in events],
-            "sent_at": [e["sent_at"] for e in events],
-        })  # fmt: skip
-        result.games = sorted({p[sport.events.id_fields[0]] for p in payloads})
+        accepted = origin.take(rows.column(INDEX))
+        _insert(con, sport.rows_table, pa.Table.from_arrays(
+            [*rows.drop_columns([INDEX]).columns, *accepted.columns],
+            names=[*rows.column_names[1:], *accepted.column_names],
+        ))  # fmt: skip
+        result.games = sorted(pc.unique(rows.column(sport.events.id_fields[0])).to_pylist())
         if result.games:
             _features(con, result, feature_sql, sport)
             if sport.alerts:
@@ -160,21 +156,15 @@ def process_batch(
 
 
 def _features(con: duckdb.DuckDBPyConnection, result: BatchResult, feature_sql: str, sport: Sport) -> None:
-    """Features of every row seen so far of the batch's games, with the marts' SQL; first offset wins."""
-    game, row = (f'"{c}"' for c in sport.events.id_fields)
+    """Features of every row seen so far of the batch's games, with the marts' SQL (`live_features`, what
+    the view `features_table` gives for these games)."""
+    game = f'"{sport.events.id_fields[0]}"'
     con.execute("create or replace temp table batch_games as select unnest(?) as game_id", [result.games])
-    con.execute(f"""
-        create or replace temp table {sport.rows_relation} as
-        select * from {sport.rows_table} where {game} in (select game_id from batch_games)
-        qualify row_number() over (partition by {game}, {row} order by received_at, "partition", "offset") = 1
-    """)
-    seen = con.execute(
-        f"select count(*) from {sport.rows_table} where {game} in (select game_id from batch_games)"
-    ).fetchall()[0][0]
+    in_batch = f"{game} in (select game_id from batch_games)"
+    con.execute(f"create or replace temp view {sport.rows_relation} as {unique_rows(sport, in_batch)}")
+    seen = con.execute(f"select count(*) from {sport.rows_table} where {in_batch}").fetchall()[0][0]
     result.duplicate_rows = seen - con.execute(f"select count(*) from {sport.rows_relation}").fetchall()[0][0]
     con.execute(f"create or replace temp table live_features as {feature_sql}")
-    con.execute(f"delete from {sport.features_table} where game_id in (select game_id from batch_games)")
-    con.execute(f"insert into {sport.features_table} by name select * from live_features")
 
 
 def _predict(

@@ -45,7 +45,7 @@ class Sport:
     rows_table: str  # decoded rows with their Kafka origin
     rows_relation: str  # the temp relation of all rows so far of the batch's games that feature_sql reads
     mart: str  # the feature mart the live features reproduce
-    features_table: str
+    features_table: str  # a view: the mart's SQL over every live row
     predictions_table: str
     key: tuple[str, str]  # game and row columns of the features and predictions
     carried: tuple[tuple[str, str, str], ...]  # (prediction column, SQL type, rows_table column)

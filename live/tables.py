@@ -90,9 +90,27 @@ create table if not exists {sport.predictions_table} (
 );"""
 
 
-def ensure_live_tables(con: duckdb.DuckDBPyConnection, sport: Sport) -> None:
+def unique_rows(sport: Sport, where: str = "true") -> str:
+    """The sport's live rows matching `where`, each (game, row) once: the first one received wins."""
+    game, row = (f'"{c}"' for c in sport.events.id_fields)
+    first = f'row_number() over (partition by {game}, {row} order by received_at, "partition", "offset") = 1'
+    return f"select * from {sport.rows_table} where {where} qualify {first}"
+
+
+def ensure_live_tables(con: duckdb.DuckDBPyConnection, sport: Sport, feature_sql: str) -> None:
+    """The live tables, and the features view: the mart's SQL (`feature_sql`) over every live row, so the
+    features always agree with the rows, and parity with the mart is a plain comparison."""
     con.execute(
         SHARED_DDL + _rows_ddl(sport) + _predictions_ddl(sport) + (ALERTS_DDL if sport.alerts else "")
     )
-    # the features table has exactly the mart's columns, so parity with the mart is a plain comparison
-    con.execute(f"create table if not exists {sport.features_table} as select * from {sport.mart} limit 0")
+    schema, name = sport.features_table.split(".")
+    kind = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    if kind == [("BASE TABLE",)]:  # made by playcast before the features became a view
+        con.execute(f"drop table {sport.features_table}")
+    con.execute(
+        f"create or replace view {sport.features_table} as "
+        f"with {sport.rows_relation} as ({unique_rows(sport)}) select * from ({feature_sql})"
+    )

@@ -1,6 +1,6 @@
 """The envelope every playcast event shares, and its validation; the sports' schemas are instances.
 
-    {"schema": "<name>/<major version>", "event_id": "<game>:<row>", "event_time": str | null,
+    {"schema": "<name>/<major version>", "event_id": "<game>:<row>", "event_time": str | null (or omitted),
      "sent_at": str, "<payload>": {...one raw-table row...}, ...optional informational objects}
 
 `EventSchema` validates and normalizes such an event: stream/events.py (`playcast.nfl.play/1`) and
@@ -15,9 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class InvalidEvent(ValueError):
@@ -56,6 +59,9 @@ class EventSchema:
     event_time: Callable[[dict], str | None]  # when the row happened (payload -> ISO 8601 or None)
     defaults: Mapping[str, Any] = field(default_factory=dict)  # null/missing optional field -> value
     check: Callable[[dict], None] | None = None  # further payload checks; raise InvalidEvent
+    # the same checks over many payloads (columns of the row schema) -> per row: passes `check` for sure
+    # (False sends the row to `decode` for the verdict; see stream/batch_decode.py)
+    batch_check: Callable[[pa.Table], pa.Array | pa.ChunkedArray] | None = None
     extras: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # optional objects -> fields
 
     @property
@@ -117,8 +123,6 @@ class EventSchema:
 
         for key in ("event_id", "sent_at"):
             _require(event, key, "string", "")
-        if "event_time" not in event:
-            raise InvalidEvent("missing required field 'event_time' (null is allowed when unknown)")
         _check_type(event, "event_time", "string", "")
 
         payload = event.get(self.payload)
@@ -145,7 +149,7 @@ class EventSchema:
         normalized = {
             "schema": schema,
             "event_id": event["event_id"],
-            "event_time": event["event_time"],
+            "event_time": event.get("event_time"),
             "sent_at": event["sent_at"],
             self.payload: self._with_defaults(row),
         }

@@ -6,9 +6,9 @@ UTF-8 JSON object:
     {
       "schema": "playcast.nfl.play/1",           required, exactly this string
       "event_id": "2023_22_SF_KC:40",            required, "<game_id>:<play_id>" (unique per play)
-      "event_time": "2024-02-11T23:40:31.587Z",  required key, string or null: when the play happened (the
-                                                 feed's play_end_time, else play_start_time; null when the
-                                                 feed has neither, e.g. GAME_START / END_GAME rows).
+      "event_time": "2024-02-11T23:40:31.587Z",  string, or null / omitted when unknown: when the play
+                                                 happened (the feed's play_end_time, else play_start_time;
+                                                 null when the feed has neither, e.g. GAME_START rows).
                                                  Historical in replays.
       "sent_at": "2026-05-01T12:00:00.123456Z",  required: when the producer sent it (UTC, ISO 8601); use it
                                                  (or the Kafka record timestamp) for end-to-end latency
@@ -54,6 +54,7 @@ it does not know with a clear reason, so such events go to the dead-letter table
 from __future__ import annotations
 
 import orjson
+import pyarrow as pa
 
 from stream.envelope import EventSchema, InvalidEvent
 
@@ -134,6 +135,25 @@ def _stats_is_a_json_array(play: dict) -> None:
             raise InvalidEvent("wrong type for field 'play.stats' (expected a JSON array as text, e.g. '[]')")
 
 
+# DuckDB's JSON reader also takes trailing commas, NaN / Infinity and exponents beyond a double, which JSON
+# (and orjson) refuse: stats text that may hold one is left to `decode` (the pattern may match harmless text)
+_LAX_JSON = r"(?i:nan|inf)|,\s*[\]}]|[\[:,]\s*-?[0-9.]+[eE]\+?[0-9]{3}"
+
+
+def _stats_are_json_arrays(plays: pa.Table) -> pa.ChunkedArray:
+    """`_stats_is_a_json_array` for many plays at once (False: not sure, ask `decode`)."""
+    import duckdb  # only the batch path needs it
+
+    return (
+        duckdb.sql(
+            "select stats is null or coalesce(try(json_type(stats)) = 'ARRAY' "
+            f"and not regexp_matches(stats, '{_LAX_JSON}'), false) as ok from plays"
+        )
+        .to_arrow_table()
+        .column("ok")
+    )
+
+
 NFL_PLAY = EventSchema(
     name="playcast.nfl.play",
     version=1,
@@ -144,6 +164,7 @@ NFL_PLAY = EventSchema(
     event_time=event_time,
     defaults={"stats": "[]"},
     check=_stats_is_a_json_array,
+    batch_check=_stats_are_json_arrays,
     extras={"scoreboard": SCOREBOARD_FIELDS},
 )
 SCHEMA = NFL_PLAY.schema

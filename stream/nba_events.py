@@ -7,9 +7,9 @@ UTF-8 JSON object:
       "schema": "playcast.nba.action/1",       required, exactly this string
       "event_id": "0022300001:3",              required, "<gameId>:<actionId>" (unique per action;
                                                actionNumber is not: a steal shares its turnover's)
-      "event_time": null,                      required key, string or null: when the action happened (ISO
-                                               8601). PlayByPlayV3 has no wall-clock time, so replays send
-                                               null; a live feed sends its action timestamp.
+      "event_time": null,                      string, or null / omitted when unknown: when the action
+                                               happened (ISO 8601). PlayByPlayV3 has no wall-clock time, so
+                                               replays send null; a live feed sends its action timestamp.
       "sent_at": "2026-05-01T12:00:00.123456Z", required: when the producer sent it (UTC, ISO 8601)
       "action": { ...the raw.nba_pbp columns, below... }   required
     }
@@ -47,6 +47,7 @@ from __future__ import annotations
 import re
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.nba_stats import PBP_SCHEMA
 from stream.envelope import EventSchema, InvalidEvent
@@ -55,7 +56,7 @@ _JSON_TYPES = {pa.int64(): "integer", pa.float64(): "number", pa.string(): "stri
 # raw.nba_pbp's PlayByPlayV3 columns, in table order -> accepted JSON type
 ACTION_COLUMNS: dict[str, str] = {f.name: _JSON_TYPES[f.type] for f in PBP_SCHEMA}
 REQUIRED_ACTION_FIELDS = ("gameId", "actionNumber", "clock", "period", "actionId")
-CLOCK = re.compile(r"PT(\d+)M(\d+(?:\.\d+)?)S")
+CLOCK = re.compile(r"PT([0-9]+)M([0-9]+(?:\.[0-9]+)?)S")  # ASCII digits ('\d' would take any script's)
 
 
 def clock_seconds(clock: str) -> float:
@@ -72,6 +73,11 @@ def _check(action: dict) -> None:
     clock_seconds(action["clock"])
 
 
+def _clocks_are_well_formed(actions: pa.Table) -> pa.ChunkedArray:
+    """`_check` for many actions at once."""
+    return pc.match_substring_regex(actions.column("clock"), f"^{CLOCK.pattern}$")
+
+
 NBA_ACTION = EventSchema(
     name="playcast.nba.action",
     version=1,
@@ -81,5 +87,6 @@ NBA_ACTION = EventSchema(
     id_fields=("gameId", "actionId"),
     event_time=lambda action: None,
     check=_check,
+    batch_check=_clocks_are_well_formed,
 )
 SCHEMA = NBA_ACTION.schema

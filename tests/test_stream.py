@@ -169,7 +169,6 @@ MALFORMED = [
     ),
     ("no event_id", lambda e: mutate(e, "event_id", _DELETE), "missing required field 'event_id'"),
     ("wrong event_id", lambda e: mutate(e, "event_id", "x:1"), "does not match play game_id:play_id"),
-    ("no event_time", lambda e: mutate(e, "event_time", _DELETE), "missing required field 'event_time'"),
     ("event_time number", lambda e: mutate(e, "event_time", 5), "wrong type for field 'event_time'"),
     ("no sent_at", lambda e: mutate(e, "sent_at", _DELETE), "missing required field 'sent_at'"),
     ("scoreboard list", lambda e: mutate(e, "scoreboard", []), "wrong type for field 'scoreboard'"),
@@ -195,8 +194,10 @@ def test_decode_accepts_missing_optional_fields_and_ignores_unknown_ones(super_b
         del event["play"][field]
     event["play"]["weather"] = "sunny"  # a field a newer producer might add
     del event["scoreboard"]["possession"]
+    del event["event_time"]  # unknown: the same as null
     decoded = events.decode(json.dumps(event))
     assert decoded["play"]["clock"] is None and decoded["play"]["stats"] == "[]"
+    assert decoded["event_time"] is None
     assert "weather" not in decoded["play"]
     assert decoded["scoreboard"] == {
         "home_score": 0,
