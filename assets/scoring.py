@@ -12,7 +12,7 @@ import dagster as dg
 from live.microbatch import process_batch
 from live.sports import NBA, NFL, Sport
 from orchestration.resources import Kafka, Warehouse
-from stream.offsets import cluster_id, read_ranges
+from stream.offsets import ReadAhead, cluster_id, iter_ranges
 
 
 class OffsetRanges(dg.Config):
@@ -75,11 +75,11 @@ def live_scoring_asset(sport: Sport, models: Sequence[str]) -> dg.AssetsDefiniti
                 f"{config.cluster} (the broker was replaced or restarted in memory): they cannot be read "
                 "any more"
             )
-        records = read_ranges(kafka.bootstrap, config.topic, ranges)
-        with warehouse.connect() as con:
+        reading = ReadAhead(iter_ranges(kafka.bootstrap, config.topic, ranges))  # while the warehouse opens
+        with reading as chunks, warehouse.connect() as con:
             predictor = sport.predictor(con)
             result = process_batch(
-                con, records, context.run.run_id, predictor, sport.feature_sql(), config.cluster, sport
+                con, chunks, context.run.run_id, predictor, sport.feature_sql(), config.cluster, sport
             )
         offsets = {f"{config.topic}[{p}]": f"{s}-{e}" for p, (s, e) in sorted(ranges.items())}
         dead = sum(result.dead_letters.values())

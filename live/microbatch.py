@@ -13,7 +13,7 @@ gives the same from the stored rows. For the NBA, the batch's new actions then r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -99,7 +99,7 @@ def _with(table: pa.Table, columns: dict[str, pa.Array | list]) -> pa.Table:
 
 def process_batch(
     con: duckdb.DuckDBPyConnection,
-    records: Sequence[Record],
+    chunks: Iterable[Sequence[Record]],
     run_id: str,
     predictor: Predictor,
     feature_sql: str,
@@ -108,41 +108,20 @@ def process_batch(
 ) -> BatchResult:
     """Store, featurize and score one batch of records (from cluster `source`) in one transaction on `con`.
 
-    `live.events` records every offset (its key, Kafka timestamp and status); the content of an accepted
-    event is its decoded row in the sport's rows table, a rejected event's raw bytes are in
-    `live.dead_letters` (the raw record stays in Kafka for its retention either way).
+    The batch comes in chunks, e.g. from `ReadAhead(iter_ranges(...))` (stream/offsets.py): each is decoded
+    and stored while the next one is read. `live.events` records every offset (its key, Kafka timestamp and
+    status); the content of an accepted event is its decoded row in the sport's rows table, a rejected
+    event's raw bytes are in `live.dead_letters` (the raw record stays in Kafka for its retention either way).
     """
     now = datetime.now(UTC)
-    result = BatchResult(events=len(records))
-    batch = decode_batch(sport.events, sport.row_schema, [r.value for r in records])
-    origin = _origin(source, records, run_id, now)
+    result = BatchResult()
+    games: set[str] = set()
     con.execute("begin transaction")
     try:
         ensure_live_tables(con, sport, feature_sql)
-        rows = _reject_unknown_games(con, batch, sport)
-        status = [sport.noun] * len(records)
-        for index in batch.rejected:
-            status[index] = "dead_letter"
-        result.new_events = _insert(con, "live.events", _with(origin, {
-            "key": [r.key.decode("utf-8", "replace") if r.key else None for r in records],
-            "kafka_timestamp": pa.array([r.timestamp for r in records], pa.int64()).cast(
-                pa.timestamp("ms", "UTC")),
-            "status": status,
-        }))  # fmt: skip
-        dead = sorted(batch.rejected)
-        _insert(con, "live.dead_letters", _with(origin.take(pa.array(dead, pa.int64())), {
-            "value": pa.array([records[i].value for i in dead], pa.binary()),
-            "reason": [batch.rejected[i] for i in dead],
-        }))  # fmt: skip
-        for reason in batch.rejected.values():
-            kind = reason.split(":")[0]
-            result.dead_letters[kind] = result.dead_letters.get(kind, 0) + 1
-        accepted = origin.take(rows.column(INDEX))
-        _insert(con, sport.rows_table, pa.Table.from_arrays(
-            [*rows.drop_columns([INDEX]).columns, *accepted.columns],
-            names=[*rows.column_names[1:], *accepted.column_names],
-        ))  # fmt: skip
-        result.games = sorted(pc.unique(rows.column(sport.events.id_fields[0])).to_pylist())
+        for records in chunks:
+            games.update(_store(con, records, result, source, run_id, now, sport))
+        result.games = sorted(games)
         if result.games:
             _features(con, result, feature_sql, sport)
             if sport.alerts:
@@ -153,6 +132,44 @@ def process_batch(
         con.execute("rollback")
         raise
     return result
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    records: Sequence[Record],
+    result: BatchResult,
+    source: str,
+    run_id: str,
+    now: datetime,
+    sport: Sport,
+) -> list[str]:
+    """Decode and store one chunk of records (counted in `result`); returns the games of its rows."""
+    batch = decode_batch(sport.events, sport.row_schema, [r.value for r in records])
+    origin = _origin(source, records, run_id, now)
+    rows = _reject_unknown_games(con, batch, sport)
+    status = [sport.noun] * len(records)
+    for index in batch.rejected:
+        status[index] = "dead_letter"
+    result.events += len(records)
+    result.new_events += _insert(con, "live.events", _with(origin, {
+        "key": [r.key.decode("utf-8", "replace") if r.key else None for r in records],
+        "kafka_timestamp": pa.array([r.timestamp for r in records], pa.timestamp("ms", "UTC")),
+        "status": status,
+    }))  # fmt: skip
+    dead = sorted(batch.rejected)
+    _insert(con, "live.dead_letters", _with(origin.take(pa.array(dead, pa.int64())), {
+        "value": pa.array([records[i].value for i in dead], pa.binary()),
+        "reason": [batch.rejected[i] for i in dead],
+    }))  # fmt: skip
+    for reason in batch.rejected.values():
+        kind = reason.split(":")[0]
+        result.dead_letters[kind] = result.dead_letters.get(kind, 0) + 1
+    accepted = origin.take(rows.column(INDEX))
+    _insert(con, sport.rows_table, pa.Table.from_arrays(
+        [*rows.drop_columns([INDEX]).columns, *accepted.columns],
+        names=[*rows.column_names[1:], *accepted.column_names],
+    ))  # fmt: skip
+    return pc.unique(rows.column(sport.events.id_fields[0])).to_pylist()
 
 
 def _features(con: duckdb.DuckDBPyConnection, result: BatchResult, feature_sql: str, sport: Sport) -> None:

@@ -25,14 +25,18 @@ position reaches the range end (so gaps from compaction or transaction markers o
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, OffsetOutOfRangeError
 
 Ranges = dict[int, tuple[int, int]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,15 +229,17 @@ def ranges_key(topic: str, ranges: Mapping[int, tuple[int, int]]) -> str:
     return f"{topic}:{parts}"
 
 
-def read_ranges(
+def iter_ranges(
     bootstrap: str,
     topic: str,
     ranges: Mapping[int, tuple[int, int]],
     *,
     timeout_s: float = 10.0,
     consumer: KafkaConsumer | None = None,
-) -> list[Record]:
-    """Exactly the records with offsets in the half-open ranges, ordered by partition then offset.
+    chunk: int = 5000,
+) -> Iterator[list[Record]]:
+    """Exactly the records with offsets in the half-open ranges, as they arrive: lists of at most `chunk`
+    records, each partition's in offset order.
 
     Raises RangeUnavailableError when the broker returns nothing new for `timeout_s` while offsets of a
     range are still missing (e.g. they never existed, or the broker lost them).
@@ -244,18 +250,17 @@ def read_ranges(
             raise ValueError(f"partition {p}: invalid offset range [{s}, {e})")
     wanted = {p: r for p, r in wanted.items() if r[1] > r[0]}
     if not wanted:
-        return []
+        return
     own = consumer is None
     consumer = consumer or make_consumer(
         bootstrap,
         # no more than asked for: Tansu answers a fetch with everything after the offset, and kafka-python
         # decodes lazily, so this keeps a small slice of a big backlog from decoding the whole backlog
-        max_poll_records=max(1, min(sum(e - s for s, e in wanted.values()), 100_000)),
+        max_poll_records=max(1, min(sum(e - s for s, e in wanted.values()), chunk)),
         max_partition_fetch_bytes=16 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
         fetch_max_wait_ms=50,
     )
-    out: dict[int, list[Record]] = {p: [] for p in wanted}
     try:
         tps = {p: TopicPartition(topic, p) for p in wanted}
         known = set(partitions(consumer, topic))
@@ -273,17 +278,18 @@ def read_ranges(
                 raise RangeUnavailableError(
                     f"{topic}: offsets out of range on {bootstrap} ({error})"
                 ) from error
-            for tp, records in batch.items():
-                s, e = wanted[tp.partition]
-                out[tp.partition].extend(
-                    Record(topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
-                    for r in records
-                    if s <= r.offset < e
-                )
+            records = [
+                Record(topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
+                for tp, fetched in batch.items()
+                for r in fetched
+                if wanted[tp.partition][0] <= r.offset < wanted[tp.partition][1]
+            ]
             for p in list(pending):
                 if consumer.position(tps[p]) >= wanted[p][1]:
                     pending.discard(p)
                     consumer.pause(tps[p])
+            if records:
+                yield records
             if batch:
                 deadline = time.monotonic() + timeout_s
             elif pending and time.monotonic() > deadline:
@@ -300,4 +306,77 @@ def read_ranges(
     finally:
         if own:
             consumer.close(autocommit=False)
-    return [record for p in sorted(out) for record in out[p]]
+
+
+def read_ranges(
+    bootstrap: str,
+    topic: str,
+    ranges: Mapping[int, tuple[int, int]],
+    *,
+    timeout_s: float = 10.0,
+    consumer: KafkaConsumer | None = None,
+) -> list[Record]:
+    """Exactly the records with offsets in the half-open ranges, ordered by partition then offset (see
+    iter_ranges)."""
+    by_partition: dict[int, list[Record]] = {}
+    for records in iter_ranges(bootstrap, topic, ranges, timeout_s=timeout_s, consumer=consumer):
+        for record in records:
+            by_partition.setdefault(record.partition, []).append(record)
+    return [record for p in sorted(by_partition) for record in by_partition[p]]
+
+
+class ReadAhead(Generic[T]):
+    """Iterates `chunks` in a background thread, up to `depth` items ahead of the caller, from the moment it
+    is entered, so that reading (Python-bound in kafka-python) overlaps the caller's work (pyarrow and DuckDB
+    release the GIL). The producer's exception is raised in the caller; leaving the block stops the producer.
+
+        with ReadAhead(iter_ranges(bootstrap, topic, ranges)) as chunks:
+            for chunk in chunks: ...
+    """
+
+    _DONE = object()
+
+    def __init__(self, chunks: Iterable[T], depth: int = 4) -> None:
+        self._chunks = chunks
+        self._items: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="playcast-read-ahead", daemon=True)
+
+    def __enter__(self) -> Iterator[T]:
+        self._thread.start()
+        return self._drain()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _drain(self) -> Iterator[T]:
+        while True:
+            item, error = self._items.get()
+            if error is not None:
+                raise error
+            if item is self._DONE:
+                return
+            yield item
+
+    def _put(self, entry: tuple) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._items.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        iterator = iter(self._chunks)
+        try:
+            for item in iterator:
+                if not self._put((item, None)):
+                    return
+            self._put((self._DONE, None))
+        except BaseException as error:  # handed to the caller
+            self._put((self._DONE, error))
+        finally:
+            if hasattr(iterator, "close"):
+                iterator.close()

@@ -151,7 +151,7 @@ def test_same_offsets_again_change_nothing_and_a_failed_batch_leaves_no_trace(br
     try:
         predictor = NflPredictor.from_registry(con)
         with pytest.raises(duckdb.Error):  # a batch that fails half-way (here: its feature SQL is broken)
-            process_batch(con, records, "run-broken", predictor, "select nope", source, NFL)
+            process_batch(con, [records], "run-broken", predictor, "select nope", source, NFL)
         tables = con.execute(
             "select count(*) from information_schema.tables where table_schema = 'live'"
         ).fetchall()
@@ -159,9 +159,9 @@ def test_same_offsets_again_change_nothing_and_a_failed_batch_leaves_no_trace(br
 
         from warehouse.dbt_sql import live_nfl_features_sql
 
-        first = process_batch(con, records, "run-1", predictor, live_nfl_features_sql(), source, NFL)
+        first = process_batch(con, [records], "run-1", predictor, live_nfl_features_sql(), source, NFL)
         before = con.execute(snapshot).fetchall()
-        second = process_batch(con, records, "run-2", predictor, live_nfl_features_sql(), source, NFL)
+        second = process_batch(con, [records], "run-2", predictor, live_nfl_features_sql(), source, NFL)
         after = con.execute(snapshot).fetchall()
     finally:
         con.close()

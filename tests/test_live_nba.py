@@ -246,9 +246,9 @@ def test_the_same_offsets_again_add_nothing(broker, warehouse, data_mirror):
     con = duckdb.connect(str(warehouse))
     try:
         predictor = NBA.predictor(con)
-        first = process_batch(con, records, "run-1", predictor, NBA.feature_sql(), cluster_id(broker), NBA)
+        first = process_batch(con, [records], "run-1", predictor, NBA.feature_sql(), cluster_id(broker), NBA)
         before = con.execute(snapshot).fetchall()
-        second = process_batch(con, records, "run-2", predictor, NBA.feature_sql(), cluster_id(broker), NBA)
+        second = process_batch(con, [records], "run-2", predictor, NBA.feature_sql(), cluster_id(broker), NBA)
         after = con.execute(snapshot).fetchall()
     finally:
         con.close()
@@ -284,7 +284,7 @@ def test_alert_thresholds_come_from_the_environment(broker, warehouse, data_mirr
     con = duckdb.connect(str(warehouse))
     try:
         result = process_batch(
-            con, records, "run-1", NBA.predictor(con), NBA.feature_sql(), cluster_id(broker), NBA
+            con, [records], "run-1", NBA.predictor(con), NBA.feature_sql(), cluster_id(broker), NBA
         )
         [(runs_of_11,)] = con.execute(
             "select count(*) from marts.nba_momentum "

@@ -339,6 +339,29 @@ def test_read_ranges_returns_exactly_the_requested_offsets(kafka_broker):
         offsets.read_ranges(kafka_broker, topic, {7: (0, 1)})
 
 
+def test_reading_ahead_in_chunks_gives_the_same_records_and_hands_errors_over(kafka_broker):
+    topic = fresh_topic(kafka_broker, partitions=2)
+    producer = KafkaProducer(bootstrap_servers=kafka_broker, linger_ms=5)
+    for i in range(500):
+        producer.send(topic, value=str(i).encode(), partition=i % 2)
+    producer.close()
+    ranges = {0: (0, 250), 1: (10, 200)}
+    with offsets.ReadAhead(offsets.iter_ranges(kafka_broker, topic, ranges, chunk=40)) as chunks:
+        received = list(chunks)
+    assert max(len(chunk) for chunk in received) <= 40 and len(received) >= 440 // 40
+    by_key = sorted((r.partition, r.offset) for chunk in received for r in chunk)
+    assert by_key == [(r.partition, r.offset) for r in offsets.read_ranges(kafka_broker, topic, ranges)]
+
+    missing = offsets.ReadAhead(offsets.iter_ranges(kafka_broker, topic, {1: (240, 260)}, timeout_s=0.5))
+    with pytest.raises(offsets.RangeUnavailableError, match=r"wanted \[240, 260\)"), missing as chunks:
+        list(chunks)  # raised in the reader's thread, handed to the caller
+
+    reader = offsets.ReadAhead(offsets.iter_ranges(kafka_broker, topic, ranges, chunk=10), depth=1)
+    with reader as chunks:
+        next(chunks)  # the caller stops early: the reader must not stay blocked on its full queue
+    assert not reader._thread.is_alive()
+
+
 def test_a_cursor_past_the_end_and_an_unknown_topic_fail_clearly(kafka_broker):
     topic = fresh_topic(kafka_broker, partitions=2)
     with pytest.raises(offsets.CursorAheadError, match="partition 1: cursor 5 > log end 0"):
