@@ -92,6 +92,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
 
 
 def _with(table: pa.Table, columns: dict[str, pa.Array | list]) -> pa.Table:
+    """`table` with `columns` appended."""
     for name, column in columns.items():
         table = table.append_column(name, column if isinstance(column, pa.Array) else pa.array(column))
     return table

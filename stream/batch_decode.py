@@ -78,7 +78,7 @@ def decode_batch(events: EventSchema, row_schema: pa.Schema, values: Sequence[by
     plain = [i for i in range(len(values)) if i not in slow]
     text = b"\n".join(values[i] for i in plain)
     slow |= _containing(_NOT_JSON, text, plain, values)
-    parsed, rejected_chunks = read_json_lines(values, plain, _event_schema(events, row_schema), text)
+    parsed, rejected_chunks = _read_json_lines(values, plain, _event_schema(events, row_schema), text)
     slow.update(rejected_chunks)
     tables = []
     if parsed.num_rows:
@@ -107,7 +107,7 @@ def _containing(
     return found
 
 
-def read_json_lines(
+def _read_json_lines(
     lines: Sequence[bytes | None], indices: list[int], schema: pa.Schema, text: bytes | None = None
 ) -> tuple[pa.Table, list[int]]:
     """lines[i] for i in `indices` (each one JSON object without a line break) parsed by pyarrow with the
@@ -118,7 +118,7 @@ def read_json_lines(
     pending = [indices] if indices else []
     while pending:
         chunk = pending.pop()
-        if len(chunk) < len(indices):
+        if text is None or len(chunk) < len(indices):
             text = b"\n".join(lines[i] for i in chunk)
         try:
             table = pj.read_json(
