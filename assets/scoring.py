@@ -92,6 +92,7 @@ def live_scoring_asset(sport: Sport, models: Sequence[str]) -> dg.AssetsDefiniti
             asset_key=events,
             metadata={"offsets": offsets, "events": result.events, "new_events": result.new_events,
                       "dead_letters": dg.MetadataValue.json(result.dead_letters),
+                      "decoded_one_by_one": result.decoded_one_by_one,
                       f"duplicate_{sport.noun}s": result.duplicate_rows},
         )  # fmt: skip
         yield dg.MaterializeResult(

@@ -36,6 +36,7 @@ class BatchResult:
     events: int = 0
     new_events: int = 0
     dead_letters: dict[str, int] = field(default_factory=dict)  # reason → count
+    decoded_one_by_one: int = 0  # events the column-wise decoder left to EventSchema.decode
     duplicate_rows: int = 0  # rows (plays, actions) received again at another offset
     games: list[str] = field(default_factory=list)
     new_predictions: int = 0
@@ -152,6 +153,7 @@ def _store(
     for index in batch.rejected:
         status[index] = "dead_letter"
     result.events += len(records)
+    result.decoded_one_by_one += batch.one_by_one
     result.new_events += _insert(con, "live.events", _with(origin, {
         "key": [r.key.decode("utf-8", "replace") if r.key else None for r in records],
         "kafka_timestamp": pa.array([r.timestamp for r in records], pa.timestamp("ms", "UTC")),
