@@ -236,7 +236,7 @@ def iter_ranges(
     *,
     timeout_s: float = 10.0,
     consumer: KafkaConsumer | None = None,
-    chunk: int = 5000,
+    chunk: int = 20000,
 ) -> Iterator[list[Record]]:
     """Exactly the records with offsets in the half-open ranges, as they arrive: lists of at most `chunk`
     records, each partition's in offset order.

@@ -27,8 +27,10 @@
 -#}
 {% macro nba_game_state(action_state_relation) %}
 with actions as (
+    -- only what the windows below read: they sort every row several times, the wide columns join back last
     select
-        *,
+        game_id, action_id, period, period_seconds_remaining, game_seconds_elapsed, side, team_id,
+        team_tricode, action_type, score_home, score_away, is_team_foul, possession_side_after,
         max(case when side = 'home' then team_id end) over whole_game as home_team_id,
         max(case when side = 'away' then team_id end) over whole_game as away_team_id,
         max(case when side = 'home' then team_tricode end) over whole_game as home_team,
@@ -48,15 +50,22 @@ after_action as (
         count(*) filter (where is_team_foul and side = 'home' and period_seconds_remaining <= 120)
             over period_upto as home_late_fouls_after,
         count(*) filter (where is_team_foul and side = 'away' and period_seconds_remaining <= 120)
-            over period_upto as away_late_fouls_after,
-        list(coalesce(team_tricode, side, '-') || ' ' || coalesce(action_type, '?')) over last_five
-            as last_5_actions
+            over period_upto as away_late_fouls_after
     from actions
     window
         upto as (partition by game_id order by action_id rows between unbounded preceding and current row),
         period_upto as (partition by game_id, period order by action_id
-                        rows between unbounded preceding and current row),
-        last_five as (partition by game_id order by action_id rows between 5 preceding and 1 preceding)
+                        rows between unbounded preceding and current row)
+),
+
+recent as (  -- apart from the other windows, which need not carry its lists
+    select
+        game_id,
+        action_id,
+        list(coalesce(team_tricode, side, '-') || ' ' || coalesce(action_type, '?')) over last_five
+            as last_5_actions
+    from actions
+    window last_five as (partition by game_id order by action_id rows between 5 preceding and 1 preceding)
 ),
 
 scored as (
@@ -160,27 +169,27 @@ before_action as (
 )
 
 select
-    game_id,
-    action_id,
-    action_number,
-    season,
+    a.game_id,
+    a.action_id,
+    a.action_number,
+    a.season,
     home_team_id,
     home_team,
     away_team_id,
     away_team,
-    side,
-    team_tricode,
-    action_type,
-    sub_type,
-    description,
-    clock,
+    a.side,
+    a.team_tricode,
+    a.action_type,
+    a.sub_type,
+    a.description,
+    a.clock,
 
     -- before the action
-    period,
-    is_overtime,
-    period_seconds_remaining,
-    game_seconds_remaining,
-    game_seconds_elapsed,
+    a.period,
+    a.is_overtime,
+    a.period_seconds_remaining,
+    a.game_seconds_remaining,
+    a.game_seconds_elapsed,
     home_score,
     away_score,
     home_score - away_score                           as score_diff,
@@ -211,4 +220,6 @@ select
     lead_changes,
     lead_changed
 from before_action
+join {{ action_state_relation }} as a using (game_id, action_id)
+join recent using (game_id, action_id)
 {% endmacro %}
