@@ -53,10 +53,14 @@ it does not know with a clear reason, so such events go to the dead-letter table
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import orjson
-import pyarrow as pa
 
 from stream.envelope import EventSchema, InvalidEvent
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # raw.nfl_game_feed columns, in table order -> accepted JSON type
 PLAY_COLUMNS: dict[str, str] = {
