@@ -39,23 +39,31 @@ with actions as (
     window whole_game as (partition by game_id)
 ),
 
+-- the state before an action is a window over the frame ending at the previous one (one sort for both)
 after_action as (
     select
         *,
         coalesce(last_value(score_home ignore nulls) over upto, 0) as home_score_after,
         coalesce(last_value(score_away ignore nulls) over upto, 0) as away_score_after,
-        last_value(possession_side_after ignore nulls) over period_upto as possession_after,
-        count(*) filter (where is_team_foul and side = 'home') over period_upto as home_fouls_after,
-        count(*) filter (where is_team_foul and side = 'away') over period_upto as away_fouls_after,
+        coalesce(last_value(score_home ignore nulls) over before, 0) as home_score,
+        coalesce(last_value(score_away ignore nulls) over before, 0) as away_score,
+        coalesce(last_value(score_home ignore nulls) over six_before, 0) as home_score_6_before,
+        coalesce(last_value(score_away ignore nulls) over six_before, 0) as away_score_6_before,
+        last_value(possession_side_after ignore nulls) over period_before as possession_before,
+        count(*) filter (where is_team_foul and side = 'home') over period_before as home_fouls_period,
+        count(*) filter (where is_team_foul and side = 'away') over period_before as away_fouls_period,
         count(*) filter (where is_team_foul and side = 'home' and period_seconds_remaining <= 120)
-            over period_upto as home_late_fouls_after,
+            over period_before as home_late_fouls,
         count(*) filter (where is_team_foul and side = 'away' and period_seconds_remaining <= 120)
-            over period_upto as away_late_fouls_after
+            over period_before as away_late_fouls
     from actions
     window
         upto as (partition by game_id order by action_id rows between unbounded preceding and current row),
-        period_upto as (partition by game_id, period order by action_id
-                        rows between unbounded preceding and current row)
+        before as (partition by game_id order by action_id rows between unbounded preceding and 1 preceding),
+        six_before as (partition by game_id order by action_id
+                       rows between unbounded preceding and 6 preceding),
+        period_before as (partition by game_id, period order by action_id
+                          rows between unbounded preceding and 1 preceding)
 ),
 
 recent as (  -- apart from the other windows, which need not carry its lists
@@ -71,14 +79,11 @@ recent as (  -- apart from the other windows, which need not carry its lists
 scored as (
     select
         *,
-        coalesce(lag(home_score_after) over by_action, 0) as home_score,
-        coalesce(lag(away_score_after) over by_action, 0) as away_score,
-        home_score_after - coalesce(lag(home_score_after) over by_action, 0) as home_points,
-        away_score_after - coalesce(lag(away_score_after) over by_action, 0) as away_points,
-        home_score_after - coalesce(lag(home_score_after, 6) over by_action, 0) as home_points_last_6,
-        away_score_after - coalesce(lag(away_score_after, 6) over by_action, 0) as away_points_last_6
+        home_score_after - home_score as home_points,
+        away_score_after - away_score as away_points,
+        home_score_after - home_score_6_before as home_points_last_6,
+        away_score_after - away_score_6_before as away_points_last_6
     from after_action
-    window by_action as (partition by game_id order by action_id)
 ),
 
 events as (
@@ -111,13 +116,15 @@ runs as (
         sum(case when scoring_side is not null and scoring_side is distinct from previous_scoring_side
                  then 1 else 0 end) over upto as run_number,
         last_value(scoring_side ignore nulls) over upto as run_side,
-        last_value(nullif(leader_after, 0) ignore nulls) over upto as last_leader_after
+        last_value(nullif(leader_after, 0) ignore nulls) over before as leader_before
     from (
         select *, lag(scoring_side ignore nulls) over by_action as previous_scoring_side
         from events
         window by_action as (partition by game_id order by action_id)
     )
-    window upto as (partition by game_id order by action_id rows between unbounded preceding and current row)
+    window
+        upto as (partition by game_id order by action_id rows between unbounded preceding and current row),
+        before as (partition by game_id order by action_id rows between unbounded preceding and 1 preceding)
 ),
 
 run_totals as (
@@ -128,14 +135,10 @@ run_totals as (
         case when run_side in ('home', 'away')
              then min(case when scoring_side is not null then action_id end) over run_upto end
             as run_start_action_id,
-        coalesce(
-            leader_after <> 0 and leader_after <> lag(last_leader_after) over by_action, false
-        ) as lead_changed
+        coalesce(leader_after <> 0 and leader_after <> leader_before, false) as lead_changed
     from runs
-    window
-        run_upto as (partition by game_id, run_number order by action_id
-                     rows between unbounded preceding and current row),
-        by_action as (partition by game_id order by action_id)
+    window run_upto as (partition by game_id, run_number order by action_id
+                        rows between unbounded preceding and current row)
 ),
 
 with_counts as (
@@ -147,11 +150,6 @@ with_counts as (
 before_action as (
     select
         *,
-        lag(possession_after) over by_period as possession_before,
-        coalesce(lag(home_fouls_after) over by_period, 0) as home_fouls_period,
-        coalesce(lag(away_fouls_after) over by_period, 0) as away_fouls_period,
-        coalesce(lag(home_late_fouls_after) over by_period, 0) as home_late_fouls,
-        coalesce(lag(away_late_fouls_after) over by_period, 0) as away_late_fouls,
         coalesce(lag(home_points_2min_after) over by_action, 0) as home_points_last_2min,
         coalesce(lag(away_points_2min_after) over by_action, 0) as away_points_last_2min,
         coalesce(lag(home_points_5min_after) over by_action, 0) as home_points_last_5min,
@@ -163,9 +161,7 @@ before_action as (
         ) as home_run_points,
         coalesce(lag(lead_changes) over by_action, 0) as lead_changes_before
     from with_counts
-    window
-        by_action as (partition by game_id order by action_id),
-        by_period as (partition by game_id, period order by action_id)
+    window by_action as (partition by game_id order by action_id)
 )
 
 select
