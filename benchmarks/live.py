@@ -50,6 +50,7 @@ def latency(root: Path, warehouse: Path, sport: Sport, plays: int, interval: flo
     rows = rows[:plays]
     with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
         home = dagster_home(root)
+        os.environ["DAGSTER_HOME"] = str(home)  # the instance's storage finds its files through it
         env = {**os.environ, "DAGSTER_HOME": str(home), "PLAYCAST_WAREHOUSE": str(warehouse),
                "PLAYCAST_KAFKA_BOOTSTRAP": broker.bootstrap}  # fmt: skip
         daemon = start_daemon(env)

@@ -34,8 +34,9 @@ def step_intervals(instance: dg.DagsterInstance, run_id: str) -> list[tuple[floa
     return intervals
 
 
-def test_backfill_of_two_seasons_then_automatic_dbt_build_and_retraining(tmp_path, data_mirror):
+def test_backfill_of_two_seasons_then_automatic_dbt_build_and_retraining(tmp_path, data_mirror, monkeypatch):
     home = dagster_home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the instance's storage finds its files through it
     warehouse = tmp_path / "playcast.duckdb"
     env = {
         **os.environ,

@@ -215,9 +215,10 @@ def wait_for(predicate, seconds: float) -> bool:
 
 
 def test_the_daemon_scores_new_plays_and_resumes_from_its_cursor_after_a_restart(
-    broker, warehouse, data_mirror, tmp_path
+    broker, warehouse, data_mirror, tmp_path, monkeypatch
 ):
     home = dagster_home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the instance's storage finds its files through it
     env = {**os.environ, "DAGSTER_HOME": str(home), "PLAYCAST_WAREHOUSE": str(warehouse),
            "PLAYCAST_KAFKA_BOOTSTRAP": broker}  # fmt: skip
     plays = load_game(GAME, data_mirror)

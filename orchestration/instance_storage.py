@@ -1,0 +1,58 @@
+"""Dagster's SQLite instance storage with a pool slot that only one step can claim at a time.
+
+Every step that writes the warehouse claims a slot of the pool `warehouse` (limit 1). Dagster's SQLite event
+log claims a slot in two statements: it selects a free slot, then sets its run and step by id. Two steps
+claiming at the same moment (e.g. the runs of a backfill, started together) can both select the free slot and
+both set it, so both run: measured here in 2 of 8 tries of two processes claiming at once. Postgres storage is
+not affected (its select locks the row). Here the update takes the slot only if it is still free, so the
+later claim finds it taken and waits, as it would have on Postgres.
+
+Set in orchestration/dagster.yaml (`storage: custom`); the data lives where Dagster's default SQLite storage
+keeps it (runs, event logs and schedules under `DAGSTER_HOME`).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as db
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.schema import ConcurrencySlotsTable
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
+from dagster._utils.concurrency import ConcurrencySlotStatus
+
+
+class SlotSafeSqliteEventLogStorage(SqliteEventLogStorage):
+    """SqliteEventLogStorage whose concurrency slot claim is a compare-and-set."""
+
+    def _claim_concurrency_slot(
+        self, concurrency_key: str, run_id: str, step_key: str
+    ) -> ConcurrencySlotStatus:
+        free = db.and_(
+            ConcurrencySlotsTable.c.concurrency_key == concurrency_key,
+            ConcurrencySlotsTable.c.step_key.is_(None),
+            ConcurrencySlotsTable.c.deleted.is_(False),
+        )
+        with self.index_connection() as conn:
+            slot = conn.execute(
+                db.select(ConcurrencySlotsTable.c.id).where(free).limit(1)
+            ).scalar_one_or_none()
+            if slot is None:
+                return ConcurrencySlotStatus.BLOCKED
+            taken = conn.execute(
+                ConcurrencySlotsTable.update()
+                .values(run_id=run_id, step_key=step_key)
+                .where(db.and_(ConcurrencySlotsTable.c.id == slot, free))
+            ).rowcount
+        return ConcurrencySlotStatus.CLAIMED if taken else ConcurrencySlotStatus.BLOCKED
+
+
+class PlaycastSqliteStorage(DagsterSqliteStorage):
+    """Dagster's SQLite storage (runs, event logs, schedules under `base_dir`), slot-safe event log."""
+
+    def __init__(self, base_dir: str, inst_data=None) -> None:
+        super().__init__(base_dir, inst_data=inst_data)
+        self._event_log_storage.dispose()
+        self._event_log_storage = SlotSafeSqliteEventLogStorage(_event_logs_directory(base_dir))
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value) -> PlaycastSqliteStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)
