@@ -17,6 +17,7 @@ import sqlalchemy as db
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import ConcurrencySlotsTable
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
+from dagster._serdes import ConfigurableClassData
 from dagster._utils.concurrency import ConcurrencySlotStatus
 
 
@@ -48,11 +49,13 @@ class SlotSafeSqliteEventLogStorage(SqliteEventLogStorage):
 class PlaycastSqliteStorage(DagsterSqliteStorage):
     """Dagster's SQLite storage (runs, event logs, schedules under `base_dir`), slot-safe event log."""
 
-    def __init__(self, base_dir: str, inst_data=None) -> None:
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         super().__init__(base_dir, inst_data=inst_data)
         self._event_log_storage.dispose()
         self._event_log_storage = SlotSafeSqliteEventLogStorage(_event_logs_directory(base_dir))
 
     @classmethod
-    def from_config_value(cls, inst_data, config_value) -> PlaycastSqliteStorage:
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData, config_value: dict[str, str]
+    ) -> PlaycastSqliteStorage:
         return cls.from_local(inst_data=inst_data, **config_value)
