@@ -1,6 +1,7 @@
 """Bad input gives a clear error naming the file or column, and leaves the warehouse as it was."""
 
 import gzip
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -30,10 +31,8 @@ def fingerprint(warehouse: Path) -> list[tuple]:
         con.close()
 
 
-@pytest.fixture
-def mirror(tmp_path, data_mirror) -> Path:
+def link_mirror(root: Path, data_mirror: Path) -> Path:
     """A mirror of one season (2021) laid out like the shared data, made of links to the real files."""
-    root = tmp_path / "mirror"
     (root / "nfl" / "nflverse_pbp_subset").mkdir(parents=True)
     (root / "nfl" / "shield_raw" / SEASON).mkdir(parents=True)
     real = data_mirror / "nfl"
@@ -47,16 +46,29 @@ def mirror(tmp_path, data_mirror) -> Path:
 
 
 @pytest.fixture
-def loaded_warehouse(tmp_path, mirror) -> Path:
-    """A warehouse holding season 2021 of every raw NFL table."""
-    warehouse = tmp_path / "playcast.duckdb"
+def mirror(tmp_path, data_mirror) -> Path:
+    """The one-season mirror, for a test to break."""
+    return link_mirror(tmp_path / "mirror", data_mirror)
+
+
+@pytest.fixture(scope="module")
+def season_warehouse(tmp_path_factory, data_mirror) -> Path:
+    """A warehouse holding season 2021 of every raw NFL table, loaded once for the module."""
+    root = tmp_path_factory.mktemp("season")
+    warehouse = root / "playcast.duckdb"
     result = dg.materialize(
         [nfl_games, nfl_pbp, nfl_game_feed_plays],
         partition_key=SEASON,
-        resources=resources_for(warehouse, mirror),
+        resources=resources_for(warehouse, link_mirror(root / "mirror", data_mirror)),
     )
     assert result.success
     return warehouse
+
+
+@pytest.fixture
+def loaded_warehouse(tmp_path, season_warehouse) -> Path:
+    """A test's own copy of it."""
+    return Path(shutil.copy(season_warehouse, tmp_path / "playcast.duckdb"))
 
 
 def materialize_failure(asset, warehouse: Path, mirror: Path, partition: str = SEASON) -> str:
