@@ -15,12 +15,18 @@ from sensors.kafka import nba_actions_sensor, nfl_plays_sensor
 from stream import bootstrap_from_env
 from warehouse import warehouse_path
 
+# a failed or killed micro-batch leaves the warehouse as it was; the daemon re-executes it with the same
+# offsets (instance setting `run_retries`), so its events are not left unscored behind the sensor's cursor
+LIVE_RUN_RETRIES = 3
+
 live_jobs = [
     dg.define_asset_job(
         sport.job_name,
         selection=dg.AssetSelection.assets(scoring),
         executor_def=dg.in_process_executor,
-        description=f"Score one slice of Kafka offsets (launched by {sport.sensor_name}).",
+        description=f"Score one slice of Kafka offsets (launched by {sport.sensor_name}); a failed run is "
+        f"retried up to {LIVE_RUN_RETRIES} times.",
+        run_tags={"dagster/max_retries": str(LIVE_RUN_RETRIES)},
     )
     for sport, scoring in ((NFL, nfl_live_scoring), (NBA, nba_live_scoring))
 ]

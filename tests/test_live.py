@@ -4,6 +4,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import time
 from functools import partial
 
@@ -20,7 +21,7 @@ from stream import NFL_TOPIC
 from stream.broker import LocalBroker
 from stream.events import encode
 from stream.offsets import cluster_id, read_ranges
-from stream.replay import load_game, replay_nfl
+from stream.replay import load_game, replay_nfl, season_game_ids
 from tests import live_helpers
 from tests.kafka_fixtures import free_port
 from tests.pipeline import dagster_home, query, start_daemon
@@ -254,3 +255,60 @@ def test_the_daemon_scores_new_plays_and_resumes_from_its_cursor_after_a_restart
         [GAME],
     )
     assert predicted == distinct == len(plays) - sum(1 for p in plays if p["play_type"] == "GAME_START")
+
+
+def holds_the_warehouse(path) -> bool:
+    """Whether another process has the warehouse file open (a run inside its batch)."""
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+        return False
+    except duckdb.IOException as error:
+        if "lock" not in str(error):
+            raise
+        return True
+
+
+def test_a_run_killed_mid_batch_leaves_nothing_and_its_automatic_retry_scores_every_play(
+    broker, warehouse, data_mirror, tmp_path, monkeypatch
+):
+    home = dagster_home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PLAYCAST_WAREHOUSE": str(warehouse),
+           "PLAYCAST_KAFKA_BOOTSTRAP": broker}  # fmt: skip
+    games = season_game_ids(2021, data_mirror)[:16]  # ~2,800 plays: a batch that takes a moment
+    published = replay_nfl(broker, games, speed="max", mirror=data_mirror).events
+    instance = dg.DagsterInstance.from_config(str(home))
+    daemon = start_daemon(env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (runs := instance.get_runs(dg.RunsFilter(job_name=NFL.job_name))):
+            assert time.monotonic() < deadline, "the sensor launched no run"
+            time.sleep(0.2)
+        (killed,) = runs
+        while not holds_the_warehouse(warehouse):  # the run has opened the warehouse: its batch is under way
+            killed = instance.get_run_by_id(killed.run_id)
+            assert not killed.is_finished and time.monotonic() < deadline, killed.status
+            time.sleep(0.02)
+        os.kill(int(instance.get_run_by_id(killed.run_id).tags[PID_TAG]), signal.SIGKILL)
+        scored = wait_for(lambda: count_plays(warehouse) == published, 120)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+    assert scored, f"{count_plays(warehouse)} of {published} events stored"
+
+    runs = instance.get_runs(dg.RunsFilter(job_name=NFL.job_name))
+    (retry,) = [r for r in runs if r.parent_run_id == killed.run_id]
+    assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert retry.status == dg.DagsterRunStatus.SUCCESS and retry.run_config == killed.run_config
+    # every offset once, all stored by the retry: the killed run left nothing behind
+    [(events, offsets, writers)] = query(
+        warehouse,
+        'select count(*), count(distinct ("partition", "offset")), list(distinct run_id) from live.events',
+    )
+    assert events == offsets == published and writers == [retry.run_id]
+    [(predicted, distinct, plays)] = query(
+        warehouse,
+        "select count(*), count(distinct (game_id, play_id)), "
+        "(select count(*) from live.nfl_plays where play_type <> 'GAME_START') from live.nfl_win_probability",
+    )
+    assert predicted == distinct == plays > 0
