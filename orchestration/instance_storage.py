@@ -1,11 +1,17 @@
-"""Dagster's SQLite instance storage with a pool slot that only one step can claim at a time.
+"""Dagster's SQLite instance storage, with two races of its own fixed.
 
-Every step that writes the warehouse claims a slot of the pool `warehouse` (limit 1). Dagster's SQLite event
-log claims a slot in two statements: it selects a free slot, then sets its run and step by id. Two steps
-claiming at the same moment (e.g. the runs of a backfill, started together) can both select the free slot and
-both set it, so both run: measured here in 2 of 8 tries of two processes claiming at once. Postgres storage is
-not affected (its select locks the row). Here the update takes the slot only if it is still free, so the
-later claim finds it taken and waits, as it would have on Postgres.
+1. A pool slot that only one step can claim at a time. Every step that writes the warehouse claims a slot of
+the pool `warehouse` (limit 1). Dagster's SQLite event log claims a slot in two statements: it selects a free
+slot, then sets its run and step by id. Two steps claiming at the same moment (e.g. the runs of a backfill,
+started together) can both select the free slot and both set it, so both run: measured here in 2 of 8 tries of
+two processes claiming at once. Postgres storage is not affected (its select locks the row). Here the update
+takes the slot only if it is still free, so the later claim finds it taken and waits, as on Postgres.
+
+2. A failed run that is retried. The daemon's retry consumer reads new run-failure events and retries the runs
+that are marked failed. Dagster stores the failure event first and marks the run failed after it, so a
+consumer reading in between finds the run still started, skips it and moves its cursor past it: the run is
+never retried (seen here in one of six killed runs: the consumer and run monitoring tick together). Here the
+run is marked failed before its failure event is stored.
 
 Set in orchestration/dagster.yaml (`storage: custom`); the data lives where Dagster's default SQLite storage
 keeps it (runs, event logs and schedules under `DAGSTER_HOME`).
@@ -14,15 +20,32 @@ keeps it (runs, event logs and schedules under `DAGSTER_HOME`).
 from __future__ import annotations
 
 import sqlalchemy as db
+from dagster._core.events import DagsterEventType
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import ConcurrencySlotsTable
+from dagster._core.storage.runs import RunStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
 from dagster._serdes import ConfigurableClassData
+from dagster._time import datetime_from_timestamp
 from dagster._utils.concurrency import ConcurrencySlotStatus
 
 
-class SlotSafeSqliteEventLogStorage(SqliteEventLogStorage):
-    """SqliteEventLogStorage whose concurrency slot claim is a compare-and-set."""
+class PlaycastSqliteEventLogStorage(SqliteEventLogStorage):
+    """SqliteEventLogStorage whose slot claim is a compare-and-set and whose run failures are marked first."""
+
+    def __init__(self, base_dir: str, run_storage: RunStorage) -> None:
+        super().__init__(base_dir)
+        self._run_storage = run_storage
+
+    def store_event(self, event: EventLogEntry) -> None:
+        failure = event.dagster_event
+        if failure is not None and failure.event_type == DagsterEventType.RUN_FAILURE:
+            # the instance marks the run failed again after this, with the same values
+            self._run_storage.handle_run_event(
+                event.run_id, failure, datetime_from_timestamp(event.timestamp)
+            )
+        super().store_event(event)
 
     def _claim_concurrency_slot(
         self, concurrency_key: str, run_id: str, step_key: str
@@ -47,12 +70,14 @@ class SlotSafeSqliteEventLogStorage(SqliteEventLogStorage):
 
 
 class PlaycastSqliteStorage(DagsterSqliteStorage):
-    """Dagster's SQLite storage (runs, event logs, schedules under `base_dir`), slot-safe event log."""
+    """Dagster's SQLite storage (runs, event logs, schedules under `base_dir`) with playcast's event log."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         super().__init__(base_dir, inst_data=inst_data)
         self._event_log_storage.dispose()
-        self._event_log_storage = SlotSafeSqliteEventLogStorage(_event_logs_directory(base_dir))
+        self._event_log_storage = PlaycastSqliteEventLogStorage(
+            _event_logs_directory(base_dir), run_storage=self._run_storage
+        )
 
     @classmethod
     def from_config_value(

@@ -1,4 +1,5 @@
-"""orchestration/instance_storage.py: two processes claiming the one slot of a pool at the same moment."""
+"""orchestration/instance_storage.py: two processes claiming the one slot of a pool at the same moment, and a
+run failure that the retry consumer must not read before the run is marked failed."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import sys
 import time
 
 import dagster as dg
+from dagster._core.storage.event_log import SqliteEventLogStorage
 
-from orchestration.instance_storage import SlotSafeSqliteEventLogStorage
+from orchestration.instance_storage import PlaycastSqliteEventLogStorage
 from tests.pipeline import dagster_home
 
 ROUNDS, PERIOD = 20, 0.3
@@ -38,7 +40,7 @@ def test_two_simultaneous_claims_never_both_hold_the_pools_one_slot(tmp_path, mo
     home = dagster_home(tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", str(home))  # the instance's storage finds its files through it
     instance = dg.DagsterInstance.from_config(str(home))
-    assert isinstance(instance.event_log_storage, SlotSafeSqliteEventLogStorage)  # playcast's dagster.yaml
+    assert isinstance(instance.event_log_storage, PlaycastSqliteEventLogStorage)  # playcast's dagster.yaml
     instance.event_log_storage.initialize_concurrency_limit_to_default("warehouse")  # the pool: one slot
     claimers = [
         subprocess.Popen(
@@ -62,3 +64,26 @@ def test_two_simultaneous_claims_never_both_hold_the_pools_one_slot(tmp_path, mo
     # Dagster's own SQLite storage let both hold it at once in about one round of four here
     overlaps = [(a, b) for a, b in itertools.pairwise(sorted(held)) if b[0] < a[1]]
     assert overlaps == []
+
+
+def test_a_run_is_marked_failed_before_its_failure_event_is_stored(tmp_path, monkeypatch):
+    home = dagster_home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = dg.DagsterInstance.from_config(str(home))
+    run = instance.add_run(dg.DagsterRun(job_name="nfl_live_scoring", status=dg.DagsterRunStatus.STARTED))
+    seen = []  # the run's status as a reader of the event log (the daemon's retry consumer) would find it
+    store = SqliteEventLogStorage.store_event
+
+    def store_and_look(storage, event):
+        if event.dagster_event and event.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            seen.append(instance.get_run_by_id(run.run_id).status)
+        store(storage, event)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "store_event", store_and_look)
+    instance.report_run_failed(run)
+    assert seen == [dg.DagsterRunStatus.FAILURE]  # Dagster's own storage: STARTED, and no retry
+    [failure] = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    assert (
+        instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        and failure.run_id == run.run_id
+    )
