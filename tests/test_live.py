@@ -275,7 +275,7 @@ def test_a_run_killed_mid_batch_leaves_nothing_and_its_automatic_retry_scores_ev
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     env = {**os.environ, "DAGSTER_HOME": str(home), "PLAYCAST_WAREHOUSE": str(warehouse),
            "PLAYCAST_KAFKA_BOOTSTRAP": broker}  # fmt: skip
-    games = season_game_ids(2021, data_mirror)[:16]  # ~2,800 plays: a batch that takes a moment
+    games = season_game_ids(2021, data_mirror)[:16]  # 2,911 plays: a batch that takes a moment
     published = replay_nfl(broker, games, speed="max", mirror=data_mirror).events
     instance = dg.DagsterInstance.from_config(str(home))
     daemon = start_daemon(env)
