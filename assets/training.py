@@ -2,6 +2,7 @@
 version."""
 
 import base64
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -57,48 +58,81 @@ def _metadata(entry: Entry, candidate: Candidate) -> dict:
     return metadata
 
 
+def _scratch(context: dg.OpExecutionContext, model_name: str) -> Path:
+    """The run's folder for what one model's steps hand each other (the instance's storage, not the repo)."""
+    return Path(context.instance.storage_directory()) / context.run_id / "training" / model_name
+
+
 def model_asset(model_name: str, description: str) -> dg.AssetsDefinition:
-    """A training asset for one registry model; materializing it adds one immutable version."""
+    """A training asset for one registry model; materializing it adds one immutable version.
+
+    Three steps, so that only the two that open the warehouse hold the `warehouse` pool (live micro-batches
+    and ingest wait for it): read the mart's rows (to parquet), train and evaluate (minutes, no pool),
+    register the version and the champion decision. They hand each other files, not pickles.
+    """
     key = dg.AssetKey(["ml", f"{model_name}_model"])
     spec = SPECS[model_name]
-
-    @dg.asset(
-        key=key,
-        deps=[dg.AssetKey(spec.mart.split("."))],
-        group_name=f"{spec.sport}_models",
-        pool="warehouse",
-        kinds={"xgboost", "duckdb"},
-        automation_condition=dg.AutomationCondition.eager(),
-        check_specs=[
-            dg.AssetCheckSpec(
-                "no_regression_vs_champion",
-                asset=key,
-                description=f"held-out metrics within {TOLERANCES[model_name]} of the champion's",
-            )
-        ],
-        description=description,
+    check = dg.AssetCheckSpec(
+        "no_regression_vs_champion",
+        asset=key,
+        description=f"held-out metrics within {TOLERANCES[model_name]} of the champion's",
     )
-    def train(context: dg.AssetExecutionContext, warehouse: Warehouse, model_store: ModelStore):
+
+    @dg.op(name=f"read_{model_name}_rows", pool="warehouse", ins={"mart": dg.In(dg.Nothing)})
+    def read_rows(context: dg.OpExecutionContext, warehouse: Warehouse) -> str:
         with warehouse.connect(read_only=True) as con:
             frame = spec.frame(con)
-        candidate = train_candidate(spec, frame, log=context.log.info)
+        path = _scratch(context, model_name) / "rows.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path)
+        context.log.info(f"{len(frame):,} rows of {spec.mart} → {path}")
+        return str(path)
+
+    @dg.op(name=f"train_{model_name}")
+    def train(context: dg.OpExecutionContext, rows: str) -> str:
+        candidate = train_candidate(spec, pd.read_parquet(rows), log=context.log.info)
+        folder = _scratch(context, model_name) / "candidate"
+        shutil.rmtree(folder, ignore_errors=True)
+        candidate.save(folder)
+        return str(folder)
+
+    @dg.op(
+        name=f"register_{model_name}",
+        pool="warehouse",
+        out={"result": dg.Out(dg.Nothing), "check": dg.Out(dg.Nothing)},
+    )
+    def register_version(
+        context: dg.OpExecutionContext, candidate: str, warehouse: Warehouse, model_store: ModelStore
+    ):
+        trained = Candidate.load(Path(candidate))
         with warehouse.connect() as con:
-            check = regression(candidate.metrics, champion(con, model_name), TOLERANCES[model_name])
-            entry = register(con, candidate, Path(model_store.path))
+            comparison = regression(trained.metrics, champion(con, model_name), TOLERANCES[model_name])
+            entry = register(con, trained, Path(model_store.path))
+        shutil.rmtree(Path(candidate).parent)
         context.log.info(f"{entry.label}: {entry.decision['reason']}")
-        return dg.MaterializeResult(
-            metadata=_metadata(entry, candidate),
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name="no_regression_vs_champion",
-                    passed=check["passed"],
-                    severity=dg.AssetCheckSeverity.WARN,
-                    metadata={"comparison": dg.MetadataValue.json(check)},
-                )
-            ],
+        yield dg.MaterializeResult(asset_key=key, metadata=_metadata(entry, trained))
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=check.name,
+            passed=comparison["passed"],
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"comparison": dg.MetadataValue.json(comparison)},
         )
 
-    return train
+    @dg.graph_asset(
+        key=key,
+        ins={"mart": dg.AssetIn(key=dg.AssetKey(spec.mart.split(".")), dagster_type=dg.Nothing)},
+        group_name=f"{spec.sport}_models",
+        kinds={"xgboost", "duckdb"},
+        automation_condition=dg.AutomationCondition.eager(),
+        check_specs=[check],
+        description=description,
+    )
+    def model(mart):
+        result, checked = register_version(train(read_rows(mart)))
+        return {"result": result, check.get_python_identifier(): checked}
+
+    return model
 
 
 nfl_model_assets = [

@@ -12,7 +12,7 @@ import os
 import platform
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,7 +91,26 @@ class Candidate:
     training_rows: int
     data_fingerprint: str
     metrics: dict  # must hold "selection": {"metric": name, "by_season": {season: value}}
-    extra_card: dict = field(default_factory=dict)
+
+    def save(self, folder: Path) -> None:
+        """Write the candidate to `folder`: the model in its own format and `candidate.json` (no pickles), so
+        that another process can register it."""
+        self.model.save(folder)
+        fields = {
+            "model_name": self.model_name,
+            "kind": self.model.kind,
+            "training_seasons": self.training_seasons,
+            "training_rows": self.training_rows,
+            "data_fingerprint": self.data_fingerprint,
+            "metrics": self.metrics,
+        }
+        (folder / "candidate.json").write_text(json.dumps(fields))
+
+    @classmethod
+    def load(cls, folder: Path) -> Candidate:
+        fields = json.loads((folder / "candidate.json").read_text())
+        model = load_model(fields.pop("kind"), folder)
+        return cls(model=model, **fields)
 
 
 @dataclass(frozen=True)
@@ -240,7 +259,6 @@ def _write_artifact(folder: Path, candidate: Candidate, version: int) -> None:
         "metrics": candidate.metrics,
         "library_versions": library_versions(),
         "code_version": code_version(),
-        **candidate.extra_card,
     }
     (staging / "card.json").write_text(json.dumps(card, indent=1, default=str))
     if folder.exists():

@@ -87,3 +87,53 @@ def test_playcast_train_runs_the_sports_retraining_job(monkeypatch):
     assert started == ["nba", "nfl"]
     jobs = {job.name for job in defs.resolve_all_job_defs()}
     assert {f"retrain_{sport}_models" for sport in started} <= jobs
+
+
+def test_a_training_asset_holds_the_warehouse_pool_only_to_read_and_register(nfl_warehouse, tmp_path):
+    """Live micro-batches wait for the `warehouse` pool: training (minutes) must not hold it, only the two
+    steps that open the warehouse do. The asset still materializes one registered version and its check."""
+    import shutil
+
+    import duckdb
+
+    from assets.training import nfl_model_assets
+    from orchestration.resources import ModelStore, Warehouse
+
+    [baseline] = [a for a in nfl_model_assets if a.key == dg.AssetKey(["ml", "nfl_wp_baseline_model"])]
+    pools = {node.definition.name: node.definition.pool for node in baseline.node_def.nodes}
+    assert pools == {
+        "read_nfl_wp_baseline_rows": "warehouse",
+        "train_nfl_wp_baseline": None,
+        "register_nfl_wp_baseline": "warehouse",
+    }
+
+    warehouse = tmp_path / "playcast.duckdb"
+    shutil.copy(nfl_warehouse, warehouse)
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "dagster"))
+    resources = {
+        "warehouse": Warehouse(path=str(warehouse)),
+        "model_store": ModelStore(path=str(tmp_path / "store")),
+    }
+    runs = [dg.materialize([baseline], resources=resources, instance=instance) for _ in range(2)]
+
+    for version, run in enumerate(runs, start=1):
+        [materialization] = run.asset_materializations_for_node(baseline.node_def.name)
+        assert materialization.metadata["version"].value == f"nfl_wp_baseline@{version}"
+        [check] = run.get_asset_check_evaluations()
+        assert (check.check_name, check.passed) == (
+            "no_regression_vs_champion",
+            True,
+        )  # same data, same model
+        handed_over = tmp_path / "dagster" / "storage" / run.run_id / "training" / "nfl_wp_baseline"
+        assert handed_over.parent.is_dir() and not handed_over.exists()  # the steps' files are removed
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        registered = con.execute(
+            "select version, is_champion, data_fingerprint from ml.model_registry order by version"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [(v, champion) for v, champion, _ in registered] == [(1, False), (2, True)]
+    assert registered[0][2] == registered[1][2]  # the rows read in the first step, hashed in the second
+    assert (tmp_path / "store" / "nfl_wp_baseline" / "v0002" / "card.json").exists()
