@@ -42,7 +42,7 @@ defs = dg.Definitions(
     schedules=schedules,
     sensors=[*mart_sensors, retrain_on_new_data],
     resources=default_resources(),
-    # every step in the run's own process: a step process of its own costs 8–14 s here (interpreter and
-    # imports), while the run launcher's runs start with the libraries loaded; writers queue in the pool anyway
+    # every step in the run's process: a process per step costs 8-14 s here (interpreter, imports), and the
+    # run launcher starts runs with the libraries loaded; writers queue in the pool either way
     executor=dg.in_process_executor,
 )
