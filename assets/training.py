@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from models.evaluate import calibration_plot
-from models.pipeline import SPECS, train_candidate
+from models.pipeline import MART_FRAMES, SPECS, train_candidate
 from models.registry import Candidate, Entry, champion, register, regression
 from orchestration.resources import ModelStore, Warehouse
 
@@ -58,97 +58,118 @@ def _metadata(entry: Entry, candidate: Candidate) -> dict:
     return metadata
 
 
-def _scratch(context: dg.OpExecutionContext, model_name: str) -> Path:
-    """The run's folder for what one model's steps hand each other (the instance's storage, not the repo)."""
-    return Path(context.instance.storage_directory()) / context.run_id / "training" / model_name
+def _scratch(context: dg.OpExecutionContext, sport: str) -> Path:
+    """The run's folder for what the training steps hand each other (the instance's storage, not the repo)."""
+    return Path(context.instance.storage_directory()) / context.run_id / "training" / sport
 
 
-def model_asset(model_name: str, description: str) -> dg.AssetsDefinition:
-    """A training asset for one registry model; materializing it adds one immutable version.
+def model_assets(sport: str, descriptions: dict[str, str]) -> dg.AssetsDefinition:
+    """The training assets of a sport's registry models (`descriptions`: model name → description); each
+    materialization of one adds one immutable version.
 
-    Three steps, so that only the two that open the warehouse hold the `warehouse` pool (live micro-batches
-    and ingest wait for it): read the mart's rows (to parquet), train and evaluate (minutes, no pool),
-    register the version and the champion decision. They hand each other files, not pickles.
+    One graph: read the mart's rows to parquet, train and evaluate each model, register every version with its
+    champion decision. Only the first and last steps open the warehouse, so only they are in the `warehouse`
+    pool: live micro-batches and ingest go on while models train (minutes). The models share the graph so that
+    a run never waits for the pool while it trains: Dagster keeps a step's place in the pool's queue while its
+    run, in process, executes another step, and every other writer would queue behind it. The steps hand each
+    other files, not pickles.
     """
-    key = dg.AssetKey(["ml", f"{model_name}_model"])
-    spec = SPECS[model_name]
-    check = dg.AssetCheckSpec(
-        "no_regression_vs_champion",
-        asset=key,
-        description=f"held-out metrics within {TOLERANCES[model_name]} of the champion's",
-    )
+    specs = {name: SPECS[name] for name in descriptions}
+    [mart] = {spec.mart for spec in specs.values()}
+    keys = {name: dg.AssetKey(["ml", f"{name}_model"]) for name in specs}
+    checks = {
+        name: dg.AssetCheckSpec(
+            "no_regression_vs_champion",
+            asset=keys[name],
+            description=f"held-out metrics within {TOLERANCES[name]} of the champion's",
+        )
+        for name in specs
+    }
+    check_outputs = {name: check.get_python_identifier() for name, check in checks.items()}
 
-    @dg.op(name=f"read_{model_name}_rows", pool="warehouse", ins={"mart": dg.In(dg.Nothing)})
+    @dg.op(name=f"read_{sport}_training_rows", pool="warehouse", ins={"mart": dg.In(dg.Nothing)})
     def read_rows(context: dg.OpExecutionContext, warehouse: Warehouse) -> str:
         with warehouse.connect(read_only=True) as con:
-            frame = spec.frame(con)
-        path = _scratch(context, model_name) / "rows.parquet"
+            frame = MART_FRAMES[sport](con, mart)
+        path = _scratch(context, sport) / "rows.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(path)
-        context.log.info(f"{len(frame):,} rows of {spec.mart} → {path}")
+        context.log.info(f"{len(frame):,} rows of {mart} → {path}")
         return str(path)
 
-    @dg.op(name=f"train_{model_name}")
-    def train(context: dg.OpExecutionContext, rows: str) -> str:
-        candidate = train_candidate(spec, pd.read_parquet(rows), log=context.log.info)
-        folder = _scratch(context, model_name) / "candidate"
-        shutil.rmtree(folder, ignore_errors=True)
-        candidate.save(folder)
-        return str(folder)
+    def train_op(name: str) -> dg.OpDefinition:
+        @dg.op(name=f"train_{name}")
+        def train(context: dg.OpExecutionContext, rows: str) -> str:
+            candidate = train_candidate(specs[name], pd.read_parquet(rows), log=context.log.info)
+            folder = _scratch(context, sport) / name
+            shutil.rmtree(folder, ignore_errors=True)
+            candidate.save(folder)
+            return str(folder)
+
+        return train
 
     @dg.op(
-        name=f"register_{model_name}",
+        name=f"register_{sport}_models",
         pool="warehouse",
-        out={"result": dg.Out(dg.Nothing), "check": dg.Out(dg.Nothing)},
+        ins={name: dg.In(str) for name in specs},
+        out={output: dg.Out(dg.Nothing) for output in (*specs, *check_outputs.values())},
     )
-    def register_version(
-        context: dg.OpExecutionContext, candidate: str, warehouse: Warehouse, model_store: ModelStore
+    def register_versions(
+        context: dg.OpExecutionContext, warehouse: Warehouse, model_store: ModelStore, **candidates: str
     ):
-        trained = Candidate.load(Path(candidate))
+        trained = {name: Candidate.load(Path(folder)) for name, folder in candidates.items()}
         with warehouse.connect() as con:
-            comparison = regression(trained.metrics, champion(con, model_name), TOLERANCES[model_name])
-            entry = register(con, trained, Path(model_store.path))
-        shutil.rmtree(Path(candidate).parent)
-        context.log.info(f"{entry.label}: {entry.decision['reason']}")
-        yield dg.MaterializeResult(asset_key=key, metadata=_metadata(entry, trained))
-        yield dg.AssetCheckResult(
-            asset_key=key,
-            check_name=check.name,
-            passed=comparison["passed"],
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"comparison": dg.MetadataValue.json(comparison)},
-        )
+            for name, candidate in trained.items():
+                comparison = regression(candidate.metrics, champion(con, name), TOLERANCES[name])
+                entry = register(con, candidate, Path(model_store.path))
+                context.log.info(f"{entry.label}: {entry.decision['reason']}")
+                yield dg.MaterializeResult(asset_key=keys[name], metadata=_metadata(entry, candidate))
+                yield dg.AssetCheckResult(
+                    asset_key=keys[name],
+                    check_name=checks[name].name,
+                    passed=comparison["passed"],
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"comparison": dg.MetadataValue.json(comparison)},
+                )
+        shutil.rmtree(_scratch(context, sport))
 
-    @dg.graph_asset(
-        key=key,
-        ins={"mart": dg.AssetIn(key=dg.AssetKey(spec.mart.split(".")), dagster_type=dg.Nothing)},
-        group_name=f"{spec.sport}_models",
-        kinds={"xgboost", "duckdb"},
-        automation_condition=dg.AutomationCondition.eager(),
-        check_specs=[check],
-        description=description,
+    @dg.graph_multi_asset(
+        name=f"{sport}_models",
+        group_name=f"{sport}_models",
+        outs={
+            name: dg.AssetOut(
+                key=keys[name],
+                description=description,
+                kinds={"xgboost", "duckdb"},
+                automation_condition=dg.AutomationCondition.eager(),
+            )
+            for name, description in descriptions.items()
+        },
+        ins={"mart": dg.AssetIn(key=dg.AssetKey(mart.split(".")), dagster_type=dg.Nothing)},
+        check_specs=list(checks.values()),
     )
-    def model(mart):
-        result, checked = register_version(train(read_rows(mart)))
-        return {"result": result, check.get_python_identifier(): checked}
+    def models(mart):
+        rows = read_rows(mart)
+        registered = register_versions(**{name: train_op(name)(rows) for name in specs})
+        return {output: getattr(registered, output) for output in (*specs, *check_outputs.values())}
 
-    return model
+    return models
 
 
-nfl_model_assets = [
-    model_asset(
-        "nfl_wp",
-        "Home win probability: xgboost without and with the pre-game spread (nflfastR's wp, vegas_wp).",
-    ),
-    model_asset("nfl_wp_baseline", "Logistic-regression baseline on the same win-probability features."),
-    model_asset(
-        "nfl_score", "Predicted final home and away points from the game state and the pre-game lines."
-    ),
-]
-nba_model_assets = [
-    model_asset(
-        "nba_wp",
-        "NBA home win probability before every action: xgboost on the game state and a pre-game strength.",
-    ),
-    model_asset("nba_wp_baseline", "Logistic-regression baseline on the same NBA win-probability features."),
-]
+nfl_model_assets = model_assets(
+    "nfl",
+    {
+        "nfl_wp": "Home win probability: xgboost without and with the pre-game spread (nflfastR's wp, "
+        "vegas_wp).",
+        "nfl_wp_baseline": "Logistic-regression baseline on the same win-probability features.",
+        "nfl_score": "Predicted final home and away points from the game state and the pre-game lines.",
+    },
+)
+nba_model_assets = model_assets(
+    "nba",
+    {
+        "nba_wp": "NBA home win probability before every action: xgboost on the game state and a pre-game "
+        "strength.",
+        "nba_wp_baseline": "Logistic-regression baseline on the same NBA win-probability features.",
+    },
+)

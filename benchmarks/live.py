@@ -3,7 +3,7 @@
 Usage (after `make demo`, which builds the warehouse and trains the champions):
     PLAYCAST_DATA_MIRROR=../shared/data .venv/bin/python -m benchmarks.live [--plays 120] [--interval 0.5]
         [--season 2023] [--nba-season 2024-25 --nba-games 100] [--part throughput|latency]
-        [--sport nfl|nba|both]
+        [--sport nfl|nba|both] [--during-retraining]
 Works on a copy of the warehouse, a fresh Dagster instance and a local broker on a free port; prints numbers.
 Throughput: an NFL season's backlog, and (when the warehouse has the NBA mart and champion) the first
 --nba-games games of an NBA season (100 games are ~50k actions, an NFL season's size and one run's cap).
@@ -33,7 +33,7 @@ from stream.nba_replay import season_game_ids as nba_season_game_ids
 from stream.offsets import ReadAhead, cluster_id, high_watermarks, iter_ranges, read_ranges
 from stream.replay import ReplayStats, load_game, replay_nfl, season_game_ids
 from tests.kafka_fixtures import free_port
-from tests.pipeline import dagster_home, start_daemon
+from tests.pipeline import dagster_home, start_daemon, step_intervals
 from warehouse import warehouse_path
 
 NFL_GAME = "2023_21_DET_SF"  # not the demos' games, so their predictions are new
@@ -44,15 +44,19 @@ def percentiles(values) -> str:
     return " / ".join(f"{np.percentile(values, q):.2f}" for q in (50, 95)) + " s (p50 / p95)"
 
 
-def latency(root: Path, warehouse: Path, sport: Sport, plays: int, interval: float) -> None:
-    """Publish one row every `interval` seconds while the daemon's sensor launches scoring runs."""
+def latency(
+    root: Path, warehouse: Path, sport: Sport, plays: int, interval: float, retraining: bool = False
+) -> None:
+    """Publish one row every `interval` seconds while the daemon's sensor launches scoring runs (with
+    `retraining`, while the sport's retraining job runs too, launched after the first row)."""
     game, rows, encode_row = LATENCY_GAMES[sport.name]()
     rows = rows[:plays]
     with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
         home = dagster_home(root)
         os.environ["DAGSTER_HOME"] = str(home)  # the instance's storage finds its files through it
+        store = root / "model_store"  # new versions go here, not into the warehouse's own model store
         env = {**os.environ, "DAGSTER_HOME": str(home), "PLAYCAST_WAREHOUSE": str(warehouse),
-               "PLAYCAST_KAFKA_BOOTSTRAP": broker.bootstrap}  # fmt: skip
+               "PLAYCAST_KAFKA_BOOTSTRAP": broker.bootstrap, "PLAYCAST_MODEL_STORE": str(store)}  # fmt: skip
         daemon = start_daemon(env)
         try:
             time.sleep(15)  # let the daemon load both code locations and tick once
@@ -60,6 +64,8 @@ def latency(root: Path, warehouse: Path, sport: Sport, plays: int, interval: flo
             instance = dg.DagsterInstance.from_config(str(home))
             sent = 0
             for part in (rows[:1], rows[1:]):  # the first row's run starts the launcher's forkserver: apart
+                if retraining and sent:
+                    _launch_retraining(sport, env)
                 for row in part:
                     producer.send(sport.topic, key=game.encode(), value=encode_row(row))
                     producer.flush()
@@ -107,6 +113,39 @@ def latency(root: Path, warehouse: Path, sport: Sport, plays: int, interval: flo
     for name, seconds in parts.items():
         print(f"    {name:<44} {percentiles(seconds)}")
     print(f"  {sport.noun}s scored: {len(scored)} of {len(rows)} (rows that are no game state get none)")
+    if retraining:
+        _during_retraining(instance, sport, records, scored)
+
+
+def _launch_retraining(sport: Sport, env: dict) -> None:
+    """Queue the sport's retraining job, as the weekly schedule does."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [Path(sys.executable).parent / "dagster", "job", "launch", "-l", "playcast",
+         "-j", f"retrain_{sport.name}_models", "-w", str(repo / "workspace.yaml")],
+        env=env, cwd=repo, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def _during_retraining(
+    instance: dg.DagsterInstance, sport: Sport, records: list, scored: list[tuple[str, float]]
+) -> None:
+    """The latency of the scoring runs created while the retraining run ran, and what that run held."""
+    [training] = instance.get_run_records(dg.RunsFilter(job_name=f"retrain_{sport.name}_models"))
+    start, end = training.start_time, training.end_time or time.time()
+    during = {r.dagster_run.run_id for r in records if start <= r.create_timestamp.timestamp() <= end}
+    seconds = [s for run, s in scored if run in during]
+    print(
+        f"  retraining run {training.dagster_run.status.value}, {end - start:.0f} s; {len(during)} scoring "
+        f"runs created meanwhile: event → prediction {percentiles(seconds) if seconds else 'none'}"
+    )
+    pool_steps = [(s, e, k) for s, e, k in step_intervals(instance, training.dagster_run.run_id)
+                  if k.split(":")[1].split(".")[-1].startswith(("read_", "register_"))]  # fmt: skip
+    held = sum(e - s for s, e, _ in pool_steps)
+    print(f"  its steps in the warehouse pool: {held:.1f} s of {end - start:.0f} s")
 
 
 def _nfl_game() -> tuple[str, list[dict], Callable[[dict], bytes]]:
@@ -190,6 +229,9 @@ def main() -> None:
     parser.add_argument("--nba-games", type=int, default=100)
     parser.add_argument("--part", choices=["all", "throughput", "latency"], default="all")
     parser.add_argument("--sport", choices=["nfl", "nba", "both"], default="both", help="of the latency part")
+    parser.add_argument(
+        "--during-retraining", action="store_true", help="latency while the sport's retraining job runs"
+    )
     args = parser.parse_args()
     quiet = {"speed": "max", "progress": lambda _: None}
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
@@ -209,7 +251,7 @@ def main() -> None:
                 throughput(copy, NBA, lambda b: replay_nba(b, games, **quiet), label)
         if args.part in ("all", "latency"):
             for sport in (NFL, NBA) if args.sport == "both" else (SPORTS[args.sport],):
-                latency(root / sport.name, copy, sport, args.plays, args.interval)
+                latency(root / sport.name, copy, sport, args.plays, args.interval, args.during_retraining)
 
 
 if __name__ == "__main__":

@@ -35,12 +35,12 @@ defs = dg.Definitions(
         *nba_raw_assets,
         nfl_dbt_models,
         nba_dbt_models,
-        *nfl_model_assets,
-        *nba_model_assets,
+        nfl_model_assets,
+        nba_model_assets,
     ],
     jobs=[nfl_ingest_job, nba_ingest_job, *features_jobs],  # the retraining jobs come with their schedules
     schedules=schedules,
-    sensors=[*mart_sensors, retrain_on_new_data],
+    sensors=[*mart_sensors, *retrain_on_new_data],
     resources=default_resources(),
     # every step in the run's process: a process per step costs 8-14 s here (interpreter, imports), and the
     # run launcher starts runs with the libraries loaded; writers queue in the pool either way

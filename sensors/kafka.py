@@ -18,6 +18,7 @@ from stream.offsets import CursorAheadError, OffsetError, advance, cluster_id, n
 # events per run: large slices catch up on a backlog fast; live traffic makes small ones anyway
 MAX_EVENTS = int(os.environ.get("PLAYCAST_LIVE_MAX_EVENTS", "50000"))
 MAX_RUNS_PER_TICK = 4
+WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
 
 def offsets_sensor(sport: Sport) -> dg.SensorDefinition:
@@ -32,6 +33,13 @@ def offsets_sensor(sport: Sport) -> dg.SensorDefinition:
         description=f"New offsets of `{topic}` → micro-batch scoring runs (up to PLAYCAST_LIVE_MAX_EVENTS).",
     )
     def offsets(context: dg.SensorEvaluationContext, kafka: Kafka):
+        # backpressure: while a run waits in the queue (the machine is busy, e.g. retraining), new offsets
+        # wait for the next tick after it starts and go into one larger run instead of queueing run after run
+        queued = context.instance.get_runs(dg.RunsFilter(job_name=sport.job_name, statuses=WAITING), limit=1)
+        if queued:
+            return dg.SkipReason(
+                f"run {queued[0].run_id} has not started yet; its successor will take the rest"
+            )
         saved = json.loads(context.cursor or "{}")
         requests = []
         try:

@@ -92,11 +92,16 @@ nba_marts_on_new_seasons = marts_on_new_seasons("nba")
 schedules = [nfl_weekly_retrain, nba_weekly_retrain]
 mart_sensors = [nfl_marts_on_new_seasons, nba_marts_on_new_seasons]
 
-# the model assets' eager condition: a new mart (after any dbt build) → that sport's models retrain
-retrain_on_new_data = dg.AutomationConditionSensorDefinition(
-    "retrain_on_new_data",
-    target=dg.AssetSelection.groups("nfl_models", "nba_models"),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description="Retrains a sport's models when its feature mart changes.",
-)
+# the model assets' eager condition: a new mart (after any dbt build) → that sport's models retrain. One
+# sensor per sport, so that a run trains one sport's models (assets/training.py: a run never waits for the
+# pool while it trains)
+retrain_on_new_data = [
+    dg.AutomationConditionSensorDefinition(
+        f"retrain_{sport}_on_new_data",
+        target=dg.AssetSelection.groups(f"{sport}_models"),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+        description=f"Retrains the {sport.upper()} models when their feature mart changes.",
+    )
+    for sport in SEASONS
+]

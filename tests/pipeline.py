@@ -90,3 +90,18 @@ def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def step_intervals(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float, str]]:
+    """(start, end, '<run>:<step key>') of every finished step of a run, from its event log."""
+    started: dict[str, float] = {}
+    intervals = []
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = record.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            intervals.append((started[event.step_key], record.timestamp, f"{run_id[:8]}:{event.step_key}"))
+    return intervals

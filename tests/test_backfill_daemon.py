@@ -12,26 +12,12 @@ import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
 
-from tests.pipeline import dagster_home, start_daemon
+from tests.pipeline import dagster_home, start_daemon, step_intervals
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SEASONS = ("2019", "2022")
 MODEL = dg.AssetKey(["ml", "nfl_wp_model"])
-
-
-def step_intervals(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float, str]]:
-    started: dict[str, float] = {}
-    intervals = []
-    for record in instance.all_logs(run_id):
-        event = record.dagster_event
-        if event is None:
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            started[event.step_key] = record.timestamp
-        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            intervals.append((started[event.step_key], record.timestamp, f"{run_id[:8]}:{event.step_key}"))
-    return intervals
 
 
 def test_backfill_of_two_seasons_then_automatic_dbt_build_and_retraining(tmp_path, data_mirror, monkeypatch):

@@ -11,10 +11,12 @@ from functools import partial
 import dagster as dg
 import duckdb
 import pytest
+from dagster._core.utils import make_new_run_id
 
 from live.microbatch import process_batch
 from live.sports import NFL
 from models.predict import NflPredictor
+from orchestration.resources import Kafka
 from orchestration.run_launcher import PID_TAG
 from sensors import kafka as kafka_sensor
 from stream import NFL_TOPIC
@@ -97,6 +99,31 @@ def test_a_replayed_game_is_scored_with_the_marts_features_and_lineage(broker, w
 
     again, reruns = score_new_offsets(broker, warehouse, instance, cursor=tick.cursor)
     assert again.run_requests == [] and reruns == [] and "no new events" in again.skip_message
+
+
+def test_the_sensor_waits_while_a_run_of_its_job_is_queued_then_takes_every_new_offset(broker, data_mirror):
+    plays = load_game(GAME, data_mirror)
+    instance = dg.DagsterInstance.ephemeral()
+    kafka = Kafka(bootstrap=broker)
+
+    def tick(cursor):
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"kafka": kafka})
+        return kafka_sensor.nfl_plays_sensor.evaluate_tick(context)
+
+    publish(broker, plays[:30])
+    first = tick(None)
+    assert len(first.run_requests) == 1
+    queued = instance.add_run(  # its run, not started yet (the machine is busy)
+        dg.DagsterRun(job_name=NFL.job_name, run_id=make_new_run_id(), status=dg.DagsterRunStatus.NOT_STARTED)
+    )
+    publish(broker, plays[30:50])
+    waiting = tick(first.cursor)
+    assert waiting.run_requests == [] and "has not started yet" in waiting.skip_message
+    publish(broker, plays[50:80])
+    instance.report_run_canceled(queued)  # no longer waiting (started, or here: canceled)
+    [batched] = tick(waiting.cursor or first.cursor).run_requests
+    ranges = batched.run_config["ops"][NFL.op_name]["config"]["ranges"]
+    assert sum(end - start for start, end in ranges.values()) == 50  # both publishes in one run
 
 
 def test_duplicates_malformed_unknown_games_and_late_plays(broker, warehouse, data_mirror, monkeypatch):

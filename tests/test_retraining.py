@@ -89,9 +89,9 @@ def test_playcast_train_runs_the_sports_retraining_job(monkeypatch):
     assert {f"retrain_{sport}_models" for sport in started} <= jobs
 
 
-def test_a_training_asset_holds_the_warehouse_pool_only_to_read_and_register(nfl_warehouse, tmp_path):
+def test_training_holds_the_warehouse_pool_only_to_read_and_register(nfl_warehouse, tmp_path):
     """Live micro-batches wait for the `warehouse` pool: training (minutes) must not hold it, only the two
-    steps that open the warehouse do. The asset still materializes one registered version and its check."""
+    steps that open the warehouse do. One run materializes a registered version and a check per model."""
     import shutil
 
     import duckdb
@@ -99,41 +99,37 @@ def test_a_training_asset_holds_the_warehouse_pool_only_to_read_and_register(nfl
     from assets.training import nfl_model_assets
     from orchestration.resources import ModelStore, Warehouse
 
-    [baseline] = [a for a in nfl_model_assets if a.key == dg.AssetKey(["ml", "nfl_wp_baseline_model"])]
-    pools = {node.definition.name: node.definition.pool for node in baseline.node_def.nodes}
+    pools = {node.definition.name: node.definition.pool for node in nfl_model_assets.node_def.nodes}
     assert pools == {
-        "read_nfl_wp_baseline_rows": "warehouse",
+        "read_nfl_training_rows": "warehouse",
+        "train_nfl_wp": None,
         "train_nfl_wp_baseline": None,
-        "register_nfl_wp_baseline": "warehouse",
+        "train_nfl_score": None,
+        "register_nfl_models": "warehouse",
     }
 
     warehouse = tmp_path / "playcast.duckdb"
     shutil.copy(nfl_warehouse, warehouse)
     instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "dagster"))
-    resources = {
-        "warehouse": Warehouse(path=str(warehouse)),
-        "model_store": ModelStore(path=str(tmp_path / "store")),
+    store = tmp_path / "store"
+    resources = {"warehouse": Warehouse(path=str(warehouse)), "model_store": ModelStore(path=str(store))}
+    run = dg.materialize([nfl_model_assets], resources=resources, instance=instance)
+
+    versions = {
+        m.asset_key: m.metadata["version"].value for m in run.asset_materializations_for_node("nfl_models")
     }
-    runs = [dg.materialize([baseline], resources=resources, instance=instance) for _ in range(2)]
-
-    for version, run in enumerate(runs, start=1):
-        [materialization] = run.asset_materializations_for_node(baseline.node_def.name)
-        assert materialization.metadata["version"].value == f"nfl_wp_baseline@{version}"
-        [check] = run.get_asset_check_evaluations()
-        assert (check.check_name, check.passed) == (
-            "no_regression_vs_champion",
-            True,
-        )  # same data, same model
-        handed_over = tmp_path / "dagster" / "storage" / run.run_id / "training" / "nfl_wp_baseline"
-        assert handed_over.parent.is_dir() and not handed_over.exists()  # the steps' files are removed
-
+    assert versions == {key: f"{key.path[1].removesuffix('_model')}@1" for key in MODELS}
+    checks = {(e.asset_key, e.check_name, e.passed) for e in run.get_asset_check_evaluations()}
+    assert checks == {(key, "no_regression_vs_champion", True) for key in MODELS}  # no champion yet
+    handed_over = tmp_path / "dagster" / "storage" / run.run_id / "training"
+    assert handed_over.is_dir() and not (handed_over / "nfl").exists()  # the steps' files are removed
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         registered = con.execute(
-            "select version, is_champion, data_fingerprint from ml.model_registry order by version"
+            "select model_name, version, is_champion from ml.model_registry order by 1"
         ).fetchall()
     finally:
         con.close()
-    assert [(v, champion) for v, champion, _ in registered] == [(1, False), (2, True)]
-    assert registered[0][2] == registered[1][2]  # the rows read in the first step, hashed in the second
-    assert (tmp_path / "store" / "nfl_wp_baseline" / "v0002" / "card.json").exists()
+    assert registered == [(n, 1, True) for n in ("nfl_score", "nfl_wp", "nfl_wp_baseline")]
+    for name, *_ in registered:
+        assert (store / name / "v0001" / "card.json").exists()
