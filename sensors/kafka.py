@@ -13,12 +13,22 @@ from kafka.errors import KafkaError
 
 from live.sports import NBA, NFL, Sport
 from orchestration.resources import Kafka
-from stream.offsets import CursorAheadError, OffsetError, advance, cluster_id, next_ranges, ranges_key
+from stream.offsets import (
+    CursorAheadError,
+    OffsetError,
+    advance,
+    cluster_id,
+    make_consumer,
+    next_ranges,
+    ranges_key,
+)
 
 # events per run: large slices catch up on a backlog fast; live traffic makes small ones anyway
 MAX_EVENTS = int(os.environ.get("PLAYCAST_LIVE_MAX_EVENTS", "50000"))
 MAX_RUNS_PER_TICK = 4
 WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+# an unreachable broker: skip the tick after 3 s (kafka-python waits 30 s by default to bootstrap)
+BOOTSTRAP_TIMEOUT_MS = 3000
 
 
 def offsets_sensor(sport: Sport) -> dg.SensorDefinition:
@@ -43,7 +53,11 @@ def offsets_sensor(sport: Sport) -> dg.SensorDefinition:
         saved = json.loads(context.cursor or "{}")
         requests = []
         try:
-            cluster = cluster_id(kafka.bootstrap)
+            probe = make_consumer(kafka.bootstrap, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+            try:
+                cluster = cluster_id(kafka.bootstrap, consumer=probe)
+            finally:
+                probe.close()
             cursor = (
                 {int(p): o for p, o in saved.get("next", {}).items()}
                 if saved.get("cluster") == cluster

@@ -126,6 +126,16 @@ def test_the_sensor_waits_while_a_run_of_its_job_is_queued_then_takes_every_new_
     assert sum(end - start for start, end in ranges.values()) == 50  # both publishes in one run
 
 
+def test_the_sensor_skips_a_tick_when_the_broker_is_unreachable():
+    nobody = f"127.0.0.1:{free_port()}"
+    context = dg.build_sensor_context(
+        instance=dg.DagsterInstance.ephemeral(), resources={"kafka": Kafka(bootstrap=nobody)}
+    )
+    tick = kafka_sensor.nfl_plays_sensor.evaluate_tick(context)
+    assert tick.run_requests == [] and f"Kafka at {nobody} not readable" in tick.skip_message
+    assert tick.cursor is None  # nothing consumed, nothing skipped over
+
+
 def test_duplicates_malformed_unknown_games_and_late_plays(broker, warehouse, data_mirror, monkeypatch):
     plays = load_game(GAME, data_mirror)
     late = plays.pop(40)  # a touchdown drive's play arrives after everything else
