@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from models.evaluate import calibration_plot
-from models.pipeline import MART_FRAMES, SPECS, train_candidate
+from models.pipeline import SPECS, train_candidate
 from models.registry import Candidate, Entry, champion, register, regression
 from orchestration.resources import ModelStore, Warehouse
 
@@ -76,6 +76,7 @@ def model_assets(sport: str, descriptions: dict[str, str]) -> dg.AssetsDefinitio
     """
     specs = {name: SPECS[name] for name in descriptions}
     [mart] = {spec.mart for spec in specs.values()}
+    reader = next(iter(specs.values()))  # every model of the sport reads the same mart rows
     keys = {name: dg.AssetKey(["ml", f"{name}_model"]) for name in specs}
     checks = {
         name: dg.AssetCheckSpec(
@@ -90,7 +91,7 @@ def model_assets(sport: str, descriptions: dict[str, str]) -> dg.AssetsDefinitio
     @dg.op(name=f"read_{sport}_training_rows", pool="warehouse", ins={"mart": dg.In(dg.Nothing)})
     def read_rows(context: dg.OpExecutionContext, warehouse: Warehouse) -> str:
         with warehouse.connect(read_only=True) as con:
-            frame = MART_FRAMES[sport](con, mart)
+            frame = reader.frame(con)
         path = _scratch(context, sport) / "rows.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(path)
