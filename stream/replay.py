@@ -206,9 +206,9 @@ def publish(
         client_id="playcast-replay",
         linger_ms=0 if factor else 20,
         batch_size=16384 if factor else 64 * 1024,
-        # gzip: plays compress ~10x, and bytes are what limit a local broker (Tansu + kafka-python measured
-        # ~2.5k events/s uncompressed vs ~20k/s with gzip, and the consumer side gains as much)
-        compression_type="gzip",
+        # compressed: bytes are what limit a local broker (Tansu + kafka-python measured ~2.5k events/s
+        # uncompressed vs ~20k/s with gzip); zstd publishes and reads faster than gzip (BENCHMARKS.md)
+        compression_type="zstd",
         request_timeout_ms=15000,
     )
     failures: list[BaseException] = []
