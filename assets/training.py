@@ -105,19 +105,18 @@ def model_assets(sport: str, descriptions: dict[str, str]) -> dg.AssetsDefinitio
 
     @dg.op(name=f"read_{sport}_training_rows", pool="warehouse", ins={"mart": dg.In(dg.Nothing)})
     def read_rows(context: dg.OpExecutionContext, warehouse: Warehouse) -> str:
-        with warehouse.connect(read_only=True) as con:
-            frame = reader.frame(con)
         path = _scratch(context, sport) / "rows.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(path)
-        context.log.info(f"{len(frame):,} rows of {mart} → {path}")
+        with warehouse.connect(read_only=True) as con:
+            rows = reader.save_frame(con, path)
+        context.log.info(f"{rows:,} rows of {mart} → {path}")
         return str(path)
 
     def train_op(name: str) -> dg.OpDefinition:
         @dg.op(name=f"train_{name}")
         def train(context: dg.OpExecutionContext, rows: str) -> str:
             _lower_cpu_priority(context)
-            candidate = train_candidate(specs[name], pd.read_parquet(rows), log=context.log.info)
+            candidate = train_candidate(specs[name], specs[name].load_frame(Path(rows)), log=context.log.info)
             folder = _scratch(context, sport) / name
             shutil.rmtree(folder, ignore_errors=True)
             candidate.save(folder)

@@ -120,28 +120,45 @@ class MissingColumnsError(ValueError):
     """An input lacks columns the models need."""
 
 
-def mart_frame(con, relation: str = "marts.nfl_wp_features") -> pd.DataFrame:
+def mart_query(relation: str = "marts.nfl_wp_features") -> str:
     """Every play with possession known of a mart-shaped relation: keys, features, labels, training flags."""
     columns = ", ".join(dict.fromkeys((*KEYS, *ALL_FEATURES, *LABELS)))
-    frame = con.execute(
+    return (
         f"select {columns}, is_model_play, is_regulation, play_type "
         f"from {relation} where posteam is not null order by game_id, play_sequence"
-    ).df()
-    return _numeric(frame)
+    )
 
 
-def nba_mart_frame(con, relation: str = "marts.nba_wp_features") -> pd.DataFrame:
+def nba_mart_query(relation: str = "marts.nba_wp_features") -> str:
     """Every action of an nba_wp_features-shaped relation (ordered by game_id, action_id): keys, features,
     labels; `period_group` is the period with every overtime as 5; `ends_game` marks the end of the last
     period (the 4th or an overtime, not tied)."""
     columns = ", ".join(dict.fromkeys((*NBA_KEYS, *NBA_WP_FEATURES, *NBA_STRENGTH_INPUTS, *NBA_LABELS)))
-    frame = con.execute(
+    return (
         f"select {columns}, least(period, {OVERTIME}) as period_group, "
         "(action_type = 'period' and sub_type = 'end' and period >= 4 "
         "and home_score_after <> away_score_after) as ends_game, home_score_after, away_score_after "
         f"from {relation} order by game_id, action_id"
-    ).df()
-    return _numeric(frame, (*NBA_WP_FEATURES, *NBA_STRENGTH_INPUTS))
+    )
+
+
+MART_QUERIES = {"nfl": mart_query, "nba": nba_mart_query}
+NUMERIC = {"nfl": ALL_FEATURES, "nba": (*NBA_WP_FEATURES, *NBA_STRENGTH_INPUTS)}  # features as float64
+
+
+def query_frame(con, query: str, sport: str) -> pd.DataFrame:
+    """The rows of a MART_QUERIES query (or of its result saved to a file) as the models read them."""
+    return _numeric(con.execute(query).df(), NUMERIC[sport])
+
+
+def mart_frame(con, relation: str = "marts.nfl_wp_features") -> pd.DataFrame:
+    """`mart_query`'s rows of `relation`."""
+    return query_frame(con, mart_query(relation), "nfl")
+
+
+def nba_mart_frame(con, relation: str = "marts.nba_wp_features") -> pd.DataFrame:
+    """`nba_mart_query`'s rows of `relation`."""
+    return query_frame(con, nba_mart_query(relation), "nba")
 
 
 def nba_brownian_features(frame: pd.DataFrame) -> pd.DataFrame:

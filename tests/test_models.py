@@ -34,6 +34,19 @@ def candidates(nfl_candidates) -> dict:
     return nfl_candidates
 
 
+def test_training_rows_handed_over_as_parquet_are_the_mart_rows(nfl_warehouse, frame, tmp_path):
+    """The training graph's read step saves the rows with DuckDB and each training step loads them: the same
+    frame (values, dtypes, order) as reading the mart directly, so the same fingerprint and models."""
+    spec = SPECS["nfl_wp"]
+    path = tmp_path / "it's rows.parquet"  # a quote in the path
+    con = duckdb.connect(str(nfl_warehouse), read_only=True)
+    try:
+        assert spec.save_frame(con, path) == len(frame)
+    finally:
+        con.close()
+    pd.testing.assert_frame_equal(spec.load_frame(path), frame)
+
+
 def test_calibration_error_matches_a_hand_computed_example():
     # quarter 1: bin 0.50 holds 4 plays, 3 won (|0.50 - 0.75| = 0.25); bin 0.20 holds 2 plays, none won (0.20)
     #   → (0.25 * 4 + 0.20 * 2) / 6 = 0.2333, with 3 wins
