@@ -13,6 +13,7 @@ from models.evaluate import calibration_plot
 from models.pipeline import SPECS, train_candidate
 from models.registry import Candidate, Entry, champion, register, regression
 from orchestration.resources import ModelStore, Warehouse
+from orchestration.settings import env_number
 
 # how much worse than the champion a new version may be on held-out seasons before its check fails
 TOLERANCES = {
@@ -25,14 +26,24 @@ TOLERANCES = {
 
 
 # CPU priority of model training (a Unix nice value, 0 to 19): training yields the cores to live scoring
-TRAINING_NICENESS = int(os.environ.get("PLAYCAST_TRAINING_NICENESS", "10"))
+TRAINING_NICENESS = int(env_number("PLAYCAST_TRAINING_NICENESS", 10, integer=True, low=0, high=19))
 
 
 def _table(rows: dict[str, dict]) -> str:
     return pd.DataFrame(rows).T.round(4).to_markdown()
 
 
-def _metadata(entry: Entry, candidate: Candidate) -> dict:
+CALIBRATION_PNG = "calibration.png"  # drawn by the training step, outside the pool
+
+
+def _draw_calibration(candidate: Candidate, folder: Path) -> None:
+    """The win-probability candidate's calibration plot, beside its files (the register step reads it)."""
+    if "calibration" in candidate.metrics:
+        tables = {v: pd.DataFrame(t) for v, t in candidate.metrics["calibration"].items()}
+        (folder / CALIBRATION_PNG).write_bytes(calibration_plot(tables))
+
+
+def _metadata(entry: Entry, candidate: Candidate, folder: Path) -> dict:
     metrics = candidate.metrics
     metadata = {
         "version": entry.label,
@@ -53,7 +64,7 @@ def _metadata(entry: Entry, candidate: Candidate) -> dict:
         metadata[f"per period ({selected}; 5 = overtime)"] = dg.MetadataValue.md(
             pd.DataFrame(metrics["per_period"][selected]).round(4).to_markdown(index=False)
         )
-        png = calibration_plot({v: pd.DataFrame(t) for v, t in metrics["calibration"].items()})
+        png = (folder / CALIBRATION_PNG).read_bytes()
         metadata["calibration plot"] = dg.MetadataValue.md(
             f"![calibration](data:image/png;base64,{base64.b64encode(png).decode()})"
         )
@@ -82,12 +93,12 @@ def model_assets(sport: str, descriptions: dict[str, str]) -> dg.AssetsDefinitio
     """The training assets of a sport's registry models (`descriptions`: model name → description); each
     materialization of one adds one immutable version.
 
-    One graph: read the mart's rows to parquet, train and evaluate each model, register every version with its
-    champion decision. Only the first and last steps open the warehouse, so only they are in the `warehouse`
-    pool: live micro-batches and ingest go on while models train (minutes). The models share the graph so that
-    a run never waits for the pool while it trains: Dagster keeps a step's place in the pool's queue while its
-    run, in process, executes another step, and every other writer would queue behind it. The steps hand each
-    other files, not pickles.
+    One graph: read the mart's rows to parquet, train and evaluate each model (and draw its calibration
+    plot), register every version with its champion decision. Only the first and last steps open the
+    warehouse, so only they are in the `warehouse` pool: live micro-batches and ingest go on while models
+    train (minutes). The models share the graph so that a run never waits for the pool while it trains:
+    Dagster keeps a step's place in the pool's queue while its run, in process, executes another step, and
+    every other writer would queue behind it. The steps hand each other files, not pickles.
     """
     specs = {name: SPECS[name] for name in descriptions}
     [mart] = {spec.mart for spec in specs.values()}
@@ -120,6 +131,7 @@ def model_assets(sport: str, descriptions: dict[str, str]) -> dg.AssetsDefinitio
             folder = _scratch(context, sport) / name
             shutil.rmtree(folder, ignore_errors=True)
             candidate.save(folder)
+            _draw_calibration(candidate, folder)
             return str(folder)
 
         return train
@@ -133,13 +145,16 @@ def model_assets(sport: str, descriptions: dict[str, str]) -> dg.AssetsDefinitio
     def register_versions(
         context: dg.OpExecutionContext, warehouse: Warehouse, model_store: ModelStore, **candidates: str
     ):
-        trained = {name: Candidate.load(Path(folder)) for name, folder in candidates.items()}
+        folders = {name: Path(folder) for name, folder in candidates.items()}
+        trained = {name: Candidate.load(folder) for name, folder in folders.items()}
         with warehouse.connect() as con:
             for name, candidate in trained.items():
                 comparison = regression(candidate.metrics, champion(con, name), TOLERANCES[name])
                 entry = register(con, candidate, Path(model_store.path))
                 context.log.info(f"{entry.label}: {entry.decision['reason']}")
-                yield dg.MaterializeResult(asset_key=keys[name], metadata=_metadata(entry, candidate))
+                yield dg.MaterializeResult(
+                    asset_key=keys[name], metadata=_metadata(entry, candidate, folders[name])
+                )
                 yield dg.AssetCheckResult(
                     asset_key=keys[name],
                     check_name=checks[name].name,

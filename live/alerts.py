@@ -11,33 +11,22 @@ kind), so re-processing offsets adds nothing.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 
 import duckdb
 
 from live.sports import Sport
-
-
-def _setting(name: str, default: str) -> float:
-    text = os.environ.get(name) or default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name}={text!r}: expected a positive number") from None
-    if not value > 0:
-        raise ValueError(f"{name}={text!r}: expected a positive number")
-    return value
+from orchestration.settings import env_number
 
 
 def run_points() -> float:
     """PLAYCAST_ALERT_RUN_POINTS, default 8."""
-    return _setting("PLAYCAST_ALERT_RUN_POINTS", "8")
+    return env_number("PLAYCAST_ALERT_RUN_POINTS", 8, low=1)
 
 
 def late_seconds() -> float:
     """PLAYCAST_ALERT_LATE_SECONDS, default 300."""
-    return _setting("PLAYCAST_ALERT_LATE_SECONDS", "300")
+    return env_number("PLAYCAST_ALERT_LATE_SECONDS", 300, low=0)
 
 
 COLUMNS = ("game_id", "action_id", "kind", "team", "detail", "period", "clock", "home_score", "away_score")

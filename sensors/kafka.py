@@ -6,13 +6,13 @@ runs. A new cluster id (an in-memory broker restarted with a new log) starts the
 """
 
 import json
-import os
 
 import dagster as dg
 from kafka.errors import KafkaError
 
 from live.sports import NBA, NFL, Sport
 from orchestration.resources import Kafka
+from orchestration.settings import env_number
 from stream.offsets import (
     CursorAheadError,
     OffsetError,
@@ -24,7 +24,7 @@ from stream.offsets import (
 )
 
 # events per run: large slices catch up on a backlog fast; live traffic makes small ones anyway
-MAX_EVENTS = int(os.environ.get("PLAYCAST_LIVE_MAX_EVENTS", "50000"))
+MAX_EVENTS = int(env_number("PLAYCAST_LIVE_MAX_EVENTS", 50000, integer=True, low=1))
 MAX_RUNS_PER_TICK = 4
 WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 # an unreachable broker: skip the tick after 3 s (kafka-python waits 30 s by default to bootstrap)
