@@ -3,13 +3,14 @@
 Usage (after `make demo`, which builds the warehouse and trains the champions):
     PLAYCAST_DATA_MIRROR=../shared/data .venv/bin/python -m benchmarks.live [--plays 120] [--interval 0.5]
         [--season 2023] [--nba-season 2024-25 --nba-games 100] [--part throughput|latency]
-        [--sport nfl|nba|both] [--during-retraining]
+        [--sport nfl|nba|both] [--during-retraining] [--repeat N]
 Works on a copy of the warehouse, a fresh Dagster instance and a local broker on a free port; prints numbers.
 Throughput: an NFL season's backlog, and (when the warehouse has the NBA mart and champion) the first
 --nba-games games of an NBA season (100 games are ~50k actions, an NFL season's size and one run's cap).
 """
 
 import argparse
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -20,8 +21,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import numpy as np
+import yaml
 from kafka import KafkaProducer
 
+import orchestration
 from live.microbatch import process_batch
 from live.sports import NBA, NFL, SPORTS, Sport
 from stream.broker import LocalBroker
@@ -180,36 +183,66 @@ def _score(warehouse: Path, chunks: Iterable[list], source: str, sport: Sport) -
         return process_batch(con, chunks, "benchmark", predictor, sport.feature_sql(), source, sport).events
 
 
-def throughput(warehouse: Path, sport: Sport, replay: Callable[[str], ReplayStats], label: str) -> None:
+RAW, SEQUENTIAL, END_TO_END = (
+    "kafka-python reading the offsets (raw consume)",
+    "read, then score (open, models, store, features, scoring, commit)",
+    "end to end as a run does it (read while scoring)",
+)
+
+
+def _measure(part: str, bootstrap: str, ranges: dict, warehouse: str, source: str, sport_name: str) -> float:
+    """Seconds for one part of the throughput measurement, in the calling (fresh) process."""
+    sport = SPORTS[sport_name]
+    started = time.perf_counter()
+    if part == RAW:
+        read_ranges(bootstrap, sport.topic, ranges)
+    elif part == SEQUENTIAL:
+        _score(Path(warehouse), [read_ranges(bootstrap, sport.topic, ranges)], source, sport)
+    else:
+        with ReadAhead(iter_ranges(bootstrap, sport.topic, ranges)) as chunks:
+            _score(Path(warehouse), chunks, source, sport)
+    return time.perf_counter() - started
+
+
+def _forkserver() -> multiprocessing.context.ForkServerContext:
+    """Processes forked from a server that preloaded what the run launcher preloads (its settings in
+    orchestration/dagster.yaml): each measurement starts as a scoring run does, with a fresh heap."""
+    settings = yaml.safe_load(Path(orchestration.__file__).with_name("dagster.yaml").read_text())
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(settings["run_launcher"]["config"]["preload_modules"])
+    return context
+
+
+def throughput(
+    warehouse: Path, sport: Sport, replay: Callable[[str], ReplayStats], label: str, repeat: int = 1
+) -> None:
     """A backlog scored in one micro-batch (read, then scored; and read while scoring, as runs do), each on
-    its own copy of `warehouse`, next to kafka-python reading the same offsets."""
-    timings = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        sport.predictor(con)  # imports the model libraries, as the run launcher's forkserver has done
+    its own copy of `warehouse`, next to kafka-python reading the same offsets; `repeat` times, one broker.
+    Every measurement runs in its own process (`_forkserver`), as scoring runs do."""
+    timings: dict[str, list[float]] = {RAW: [], SEQUENTIAL: [], END_TO_END: []}
+    context = _forkserver()
     with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
         stats = replay(broker.bootstrap)
         source = cluster_id(broker.bootstrap)
         ranges = {p: (0, end) for p, end in high_watermarks(broker.bootstrap, sport.topic, {}).items() if end}
-        sequential, overlapped = (warehouse.with_name(f"{sport.name}_{n}.duckdb") for n in ("seq", "overlap"))
-        for copy in (sequential, overlapped):
-            shutil.copy(warehouse, copy)
-        os.sync()  # the copies' writeback would otherwise compete with the commits' fsync
-        started = time.perf_counter()
-        records = read_ranges(broker.bootstrap, sport.topic, ranges)
-        read = timings["kafka-python reading the offsets (raw consume)"] = time.perf_counter() - started
-        started = time.perf_counter()
-        _score(sequential, [records], source, sport)
-        scored = time.perf_counter() - started
-        timings["read, then score (open, models, store, features, scoring, commit)"] = read + scored
-        started = time.perf_counter()
-        with ReadAhead(iter_ranges(broker.bootstrap, sport.topic, ranges)) as chunks:
-            _score(overlapped, chunks, source, sport)
-        timings["end to end as a run does it (read while scoring)"] = time.perf_counter() - started
-    print(f"Throughput, {label} backlog ({stats.events} events of {stats.games} games) in one batch:")
+        copy = warehouse.with_name(f"{sport.name}_scored.duckdb")
+        for _ in range(repeat):
+            for part in timings:
+                shutil.copy(warehouse, copy)
+                os.sync()  # the copy's writeback would otherwise compete with the commit's fsync
+                with context.Pool(1) as process:
+                    args = (part, broker.bootstrap, ranges, str(copy), source, sport.name)
+                    timings[part].append(process.apply(_measure, args))
+    events = sum(end - start for start, end in ranges.values())
+    runs = f"median (min-max) of {repeat} runs" if repeat > 1 else "one run"
+    print(f"Throughput, {label} backlog ({stats.events} events of {stats.games} games) in one batch, {runs}:")
     for name, seconds in timings.items():
-        print(f"  {name:<68} {seconds:6.2f} s  {len(records) / seconds:9,.0f} events/s")
-    raw, *_, end_to_end = timings.values()
-    print(f"  end to end runs at {raw / end_to_end:.2f}x the raw consume rate")
+        median, low, high = np.median(seconds), min(seconds), max(seconds)
+        spread = f" ({low:.2f}-{high:.2f})" if repeat > 1 else ""
+        rates = f" ({events / high:,.0f}-{events / low:,.0f})" if repeat > 1 else ""
+        print(f"  {name:<68} {median:6.2f} s{spread}  {events / median:9,.0f} events/s{rates}")
+    ratio = np.median(np.array(timings[RAW]) / np.array(timings[END_TO_END]))
+    print(f"  end to end runs at {ratio:.2f}x the raw consume rate (median over the runs)")
 
 
 def _has_nba(warehouse: Path) -> bool:
@@ -229,6 +262,7 @@ def main() -> None:
     parser.add_argument("--nba-games", type=int, default=100)
     parser.add_argument("--part", choices=["all", "throughput", "latency"], default="all")
     parser.add_argument("--sport", choices=["nfl", "nba", "both"], default="both", help="of the latency part")
+    parser.add_argument("--repeat", type=int, default=1, help="throughput runs per sport (one broker each)")
     parser.add_argument(
         "--during-retraining", action="store_true", help="latency while the sport's retraining job runs"
     )
@@ -244,11 +278,12 @@ def main() -> None:
                 NFL,
                 lambda b: replay_nfl(b, season_game_ids(args.season), **quiet),
                 f"NFL season {args.season}",
+                args.repeat,
             )
             if _has_nba(copy):
                 games = nba_season_game_ids(args.nba_season)[: args.nba_games]
                 label = f"NBA {args.nba_season} ({len(games)} games)"
-                throughput(copy, NBA, lambda b: replay_nba(b, games, **quiet), label)
+                throughput(copy, NBA, lambda b: replay_nba(b, games, **quiet), label, args.repeat)
         if args.part in ("all", "latency"):
             for sport in (NFL, NBA) if args.sport == "both" else (SPORTS[args.sport],):
                 latency(root / sport.name, copy, sport, args.plays, args.interval, args.during_retraining)
