@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 
@@ -10,17 +11,18 @@ def env_number(
 ) -> float:
     """`name`'s value (unset or empty: `default`), a number in [low, high] (an integer if `integer`);
     anything else raises ValueError naming the variable, the value and what it should be."""
+    expected = "an integer" if integer else "a number"
+    if low is not None and high is not None:
+        expected += f" from {low:g} to {high:g}"
+    elif low is not None:
+        expected += f" of at least {low:g}"
+    elif high is not None:
+        expected += f" of at most {high:g}"
     text = os.environ.get(name) or str(default)
-    expected = f"{'an integer' if integer else 'a number'}" + (
-        f" from {low:g} to {high:g}" if low is not None and high is not None
-        else f" of at least {low:g}" if low is not None
-        else f" of at most {high:g}" if high is not None
-        else ""
-    )  # fmt: skip
     try:
         value = int(text) if integer else float(text)
     except ValueError:
         raise ValueError(f"{name}={text!r}: expected {expected}") from None
-    if (low is not None and value < low) or (high is not None and value > high) or value != value:
+    if math.isnan(value) or (low is not None and value < low) or (high is not None and value > high):
         raise ValueError(f"{name}={text!r}: expected {expected}")
     return value
