@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from live.microbatch import process_batch
+from live.microbatch import process_batch, use_system_allocator
 from live.sports import NBA, NFL, Sport
 from orchestration.resources import Kafka, Warehouse
 from stream.offsets import ReadAhead, cluster_id, iter_ranges
@@ -75,6 +75,7 @@ def live_scoring_asset(sport: Sport, models: Sequence[str]) -> dg.AssetsDefiniti
                 f"{config.cluster} (the broker was replaced or restarted in memory): they cannot be read "
                 "any more"
             )
+        use_system_allocator()
         reading = ReadAhead(iter_ranges(kafka.bootstrap, config.topic, ranges))  # while the warehouse opens
         with reading as chunks, warehouse.connect() as con:
             predictor = sport.predictor(con)

@@ -25,7 +25,7 @@ import yaml
 from kafka import KafkaProducer
 
 import orchestration
-from live.microbatch import process_batch
+from live.microbatch import process_batch, use_system_allocator
 from live.sports import NBA, NFL, SPORTS, Sport
 from stream.broker import LocalBroker
 from stream.events import encode
@@ -193,6 +193,7 @@ RAW, SEQUENTIAL, END_TO_END = (
 def _measure(part: str, bootstrap: str, ranges: dict, warehouse: str, source: str, sport_name: str) -> float:
     """Seconds for one part of the throughput measurement, in the calling (fresh) process."""
     sport = SPORTS[sport_name]
+    use_system_allocator()  # as scoring runs do
     started = time.perf_counter()
     if part == RAW:
         read_ranges(bootstrap, sport.topic, ranges)

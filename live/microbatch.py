@@ -48,6 +48,13 @@ class BatchResult:
         return float(np.quantile(self.latency_seconds, quantile)) if self.latency_seconds else None
 
 
+def use_system_allocator() -> None:
+    """Have pyarrow allocate through the C library's malloc instead of its default (mimalloc), for the rest of
+    the process. A scoring run is a fresh process: there, an NFL season's batch ran ~7 % faster this way (11
+    of 12 interleaved rounds; the NBA's no different; BENCHMARKS.md). Call it at the start of a run."""
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
 def _reject_unknown_games(con: duckdb.DuckDBPyConnection, batch: DecodedBatch, sport: Sport) -> pa.Table:
     """The rows of games in the sport's games table; the others become rejections in `batch`."""
     game_field = sport.events.id_fields[0]

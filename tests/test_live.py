@@ -10,6 +10,7 @@ from functools import partial
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 import pytest
 from dagster._core.utils import make_new_run_id
 
@@ -54,7 +55,9 @@ publish = partial(live_helpers.publish, NFL)
 def test_a_replayed_game_is_scored_with_the_marts_features_and_lineage(broker, warehouse, data_mirror):
     replay_nfl(broker, [GAME, OTHER], speed="max", mirror=data_mirror)
     instance = dg.DagsterInstance.ephemeral()
+    pa.set_memory_pool(pa.mimalloc_memory_pool())  # pyarrow's default; a scoring run switches its process's
     tick, runs = score_new_offsets(broker, warehouse, instance)
+    assert pa.default_memory_pool().backend_name == "system"
     [request] = tick.run_requests
     assert request.run_key.startswith(cluster_id(broker) + "/playcast.nfl.plays:")
     assert all(run.success for run in runs)
