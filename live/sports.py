@@ -54,6 +54,7 @@ class Sport:
     predictor: Callable[[duckdb.DuckDBPyConnection], Predictor]  # the champion, from the registry
     frame: Callable[[duckdb.DuckDBPyConnection, str], pd.DataFrame]  # features relation -> model input
     alerts: bool = False  # momentum alerts (live/alerts.py) after each batch
+    zstd_columns: tuple[str, ...] = ()  # long free text of rows_table, stored with DuckDB's zstd (live/tables.py)
 
     @property
     def row_columns(self) -> list[str]:
@@ -103,6 +104,7 @@ NFL = Sport(
     feature_sql=_lazy("warehouse.dbt_sql", "live_nfl_features_sql"),
     predictor=_lazy("models.predict", "NflPredictor.from_registry"),
     frame=_lazy("models.features", "mart_frame"),
+    zstd_columns=("stats", "description", "pre_play"),
 )
 NBA = Sport(
     name="nba",

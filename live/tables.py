@@ -59,7 +59,13 @@ create table if not exists live.alerts (
 
 
 def _rows_ddl(sport: Sport) -> str:
-    columns = ",\n    ".join(f'"{f.name}" {_SQL_TYPES[f.type]}' for f in sport.row_schema)
+    """The rows table. Its `zstd_columns` use zstd: for the NFL feed's 2.3 kB of `stats` JSON per play, DuckDB's
+    own choice (FSST with a dictionary) stored a season in 16 MB more and made a season's batch commit slower
+    (BENCHMARKS.md). Set when the table is created; a table made before keeps DuckDB's choice."""
+    columns = ",\n    ".join(
+        f'"{f.name}" {_SQL_TYPES[f.type]}' + (" using compression zstd" if f.name in sport.zstd_columns else "")
+        for f in sport.row_schema
+    )
     return f"""
 create table if not exists {sport.rows_table} (
     {columns},

@@ -89,6 +89,12 @@ def test_a_replayed_game_is_scored_with_the_marts_features_and_lineage(broker, w
         [GAME],
     )
     assert traced == total == predicted
+    # the feed's long text is stored with zstd (live/tables.py), by the run's checkpoint
+    assert query(
+        warehouse,
+        "select distinct column_name, compression from pragma_storage_info('live.nfl_plays') "
+        "where column_name in ('stats', 'description') and segment_type = 'VARCHAR' order by 1",
+    ) == [("description", "ZSTD"), ("stats", "ZSTD")]
 
     events = {
         e.asset_key.to_user_string(): e.materialization.metadata
