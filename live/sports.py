@@ -54,7 +54,7 @@ class Sport:
     predictor: Callable[[duckdb.DuckDBPyConnection], Predictor]  # the champion, from the registry
     frame: Callable[[duckdb.DuckDBPyConnection, str], pd.DataFrame]  # features relation -> model input
     alerts: bool = False  # momentum alerts (live/alerts.py) after each batch
-    zstd_columns: tuple[str, ...] = ()  # long free text of rows_table, stored with DuckDB's zstd (live/tables.py)
+    zstd_columns: tuple[str, ...] = ()  # long free text of rows_table, stored with zstd (live/tables.py)
 
     @property
     def row_columns(self) -> list[str]:

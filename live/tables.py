@@ -59,12 +59,12 @@ create table if not exists live.alerts (
 
 
 def _rows_ddl(sport: Sport) -> str:
-    """The rows table. Its `zstd_columns` use zstd: for the NFL feed's 2.3 kB of `stats` JSON per play, DuckDB's
-    own choice (FSST with a dictionary) stored a season in 16 MB more and made a season's batch commit slower
-    (BENCHMARKS.md). Set when the table is created; a table made before keeps DuckDB's choice."""
+    """The rows table. Its `zstd_columns` use zstd: for the NFL feed's 2.3 kB of `stats` JSON per play,
+    DuckDB's own choice (FSST with a dictionary) stored a season in 16 MB more and made a season's batch
+    commit slower (BENCHMARKS.md). A table made before they were declared is copied once (`_declare_zstd`)."""
+    zstd = {name: " using compression zstd" for name in sport.zstd_columns}
     columns = ",\n    ".join(
-        f'"{f.name}" {_SQL_TYPES[f.type]}' + (" using compression zstd" if f.name in sport.zstd_columns else "")
-        for f in sport.row_schema
+        f'"{f.name}" {_SQL_TYPES[f.type]}{zstd.get(f.name, "")}' for f in sport.row_schema
     )
     return f"""
 create table if not exists {sport.rows_table} (
@@ -76,6 +76,23 @@ create table if not exists {sport.rows_table} (
     received_at timestamptz not null,
     primary key (source, "topic", "partition", "offset")
 );"""
+
+
+def _declare_zstd(con: duckdb.DuckDBPyConnection, sport: Sport) -> None:
+    """Copy a rows table made without its `zstd_columns`' compression into one with it (DuckDB cannot alter a
+    column's compression); nothing when the table is new or already declares them."""
+    schema, name = sport.rows_table.split(".")
+    made = con.execute(
+        "select upper(sql) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+    ).fetchall()
+    if not made or all(
+        f"{c.upper()} VARCHAR USING COMPRESSION ZSTD" in made[0][0] for c in sport.zstd_columns
+    ):
+        return
+    con.execute(f"alter table {sport.rows_table} rename to {name}_before_zstd")
+    con.execute(_rows_ddl(sport))
+    con.execute(f"insert into {sport.rows_table} by name select * from {schema}.{name}_before_zstd")
+    con.execute(f"drop table {schema}.{name}_before_zstd")
 
 
 def _predictions_ddl(sport: Sport) -> str:
@@ -106,6 +123,7 @@ def unique_rows(sport: Sport, where: str = "true") -> str:
 def ensure_live_tables(con: duckdb.DuckDBPyConnection, sport: Sport, feature_sql: str) -> None:
     """The live tables, and the features view: the mart's SQL (`feature_sql`) over every live row, so the
     features always agree with the rows, and parity with the mart is a plain comparison."""
+    _declare_zstd(con, sport)
     con.execute(
         SHARED_DDL + _rows_ddl(sport) + _predictions_ddl(sport) + (ALERTS_DDL if sport.alerts else "")
     )

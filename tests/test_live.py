@@ -224,6 +224,26 @@ def test_same_offsets_again_change_nothing_and_a_failed_batch_leaves_no_trace(br
     assert before == after
 
 
+def test_a_rows_table_made_before_zstd_was_declared_is_copied_into_one_that_declares_it(tmp_path):
+    from live.tables import _rows_ddl, ensure_live_tables
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("create schema live")
+    con.execute(_rows_ddl(NFL).replace(" using compression zstd", ""))
+    con.execute(
+        "insert into live.nfl_plays (game_id, play_id, stats, source, topic, partition, \"offset\", run_id, "
+        "received_at) values ('g', 1, '[]', 'c', 't', 0, 7, 'r', now())"
+    )
+    ensure_live_tables(con, NFL, "select 1 as x")
+    ensure_live_tables(con, NFL, "select 1 as x")  # the second time: nothing to do
+    [(sql,)] = con.execute("select sql from duckdb_tables() where table_name = 'nfl_plays'").fetchall()
+    rows = con.execute('select game_id, play_id, stats, "offset" from live.nfl_plays').fetchall()
+    tables = con.execute("select table_name from duckdb_tables() where schema_name = 'live'").fetchall()
+    assert all(f"{c} VARCHAR USING COMPRESSION ZSTD" in sql for c in ("stats", "description", "pre_play"))
+    assert rows == [("g", 1, "[]", 7)]
+    assert ("nfl_plays_before_zstd",) not in tables
+
+
 def _all(bootstrap):
     from stream.offsets import high_watermarks
 
