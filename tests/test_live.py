@@ -231,7 +231,7 @@ def test_a_rows_table_made_before_zstd_was_declared_is_copied_into_one_that_decl
     con.execute("create schema live")
     con.execute(_rows_ddl(NFL).replace(" using compression zstd", ""))
     con.execute(
-        "insert into live.nfl_plays (game_id, play_id, stats, source, topic, partition, \"offset\", run_id, "
+        'insert into live.nfl_plays (game_id, play_id, stats, source, topic, partition, "offset", run_id, '
         "received_at) values ('g', 1, '[]', 'c', 't', 0, 7, 'r', now())"
     )
     ensure_live_tables(con, NFL, "select 1 as x")
