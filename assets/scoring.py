@@ -2,13 +2,15 @@
 
 One op per sport materializes three assets (events → features → predictions) in one warehouse transaction;
 the offsets come from the sensor (sensors/kafka.py) through run config, so a run is defined by its offsets.
-NBA runs also report each momentum alert as an observation of the predictions asset.
+NBA runs also report their momentum alerts (up to PLAYCAST_ALERT_OBSERVATIONS) as observations of the
+predictions asset.
 """
 
 from collections.abc import Sequence
 
 import dagster as dg
 
+from live.alerts import observations_per_run
 from live.microbatch import process_batch, use_system_allocator
 from live.sports import NBA, NFL, Sport
 from orchestration.resources import Kafka, Warehouse
@@ -84,10 +86,13 @@ def live_scoring_asset(sport: Sport, models: Sequence[str]) -> dg.AssetsDefiniti
             )
         offsets = {f"{config.topic}[{p}]": f"{s}-{e}" for p, (s, e) in sorted(ranges.items())}
         dead = sum(result.dead_letters.values())
+        observed = result.alerts[: observations_per_run()]
+        unobserved = len(result.alerts) - len(observed)
         context.log.info(
             f"{result.events} events ({result.new_events} new, {dead} dead letters), {len(result.games)} "
             f"games, {result.new_predictions} new and {result.revised_predictions} revised predictions"
             + (f", {len(result.alerts)} alerts" if sport.alerts else "")
+            + (f" ({unobserved} only in live.alerts, PLAYCAST_ALERT_OBSERVATIONS)" if unobserved else "")
         )
         yield dg.MaterializeResult(
             asset_key=events,
@@ -107,7 +112,7 @@ def live_scoring_asset(sport: Sport, models: Sequence[str]) -> dg.AssetsDefiniti
                       **({"alerts": len(result.alerts)} if sport.alerts else {}),
                       **{k: v for k, v in latency.items() if v is not None}},
         )  # fmt: skip
-        for alert in result.alerts:
+        for alert in observed:
             yield dg.AssetObservation(
                 asset_key=predictions,
                 description=alert["detail"],

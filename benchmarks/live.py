@@ -2,11 +2,12 @@
 
 Usage (after `make demo`, which builds the warehouse and trains the champions):
     PLAYCAST_DATA_MIRROR=../shared/data .venv/bin/python -m benchmarks.live [--plays 120] [--interval 0.5]
-        [--season 2023] [--nba-season 2024-25 --nba-games 100] [--part throughput|latency]
+        [--season 2023] [--nba-season 2024-25 --nba-games 100] [--part throughput|backlog|latency]
         [--sport nfl|nba|both] [--during-retraining] [--repeat N]
 Works on a copy of the warehouse, a fresh Dagster instance and a local broker on a free port; prints numbers.
 Throughput: an NFL season's backlog, and (when the warehouse has the NBA mart and champion) the first
---nba-games games of an NBA season (100 games are ~50k actions, an NFL season's size and one run's cap).
+--nba-games games of an NBA season (100 games are ~50k actions, an NFL season's size and one run's cap):
+in one batch as a run scores it (`throughput`), and through the daemon, sensor and run launches (`backlog`).
 """
 
 import argparse
@@ -15,7 +16,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -47,6 +49,23 @@ def percentiles(values) -> str:
     return " / ".join(f"{np.percentile(values, q):.2f}" for q in (50, 95)) + " s (p50 / p95)"
 
 
+@contextmanager
+def _daemon(root: Path, warehouse: Path, bootstrap: str) -> Iterator[tuple[dg.DagsterInstance, dict]]:
+    """A fresh Dagster instance under `root` and its daemon on `warehouse` and the broker; yields the instance
+    and the daemon's environment."""
+    home = dagster_home(root)
+    os.environ["DAGSTER_HOME"] = str(home)  # the instance's storage finds its files through it
+    store = root / "model_store"  # new versions go here, not into the warehouse's own model store
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PLAYCAST_WAREHOUSE": str(warehouse),
+           "PLAYCAST_KAFKA_BOOTSTRAP": bootstrap, "PLAYCAST_MODEL_STORE": str(store)}  # fmt: skip
+    daemon = start_daemon(env)
+    try:
+        yield dg.DagsterInstance.from_config(str(home)), env
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+
+
 def latency(
     root: Path, warehouse: Path, sport: Sport, plays: int, interval: float, retraining: bool = False
 ) -> None:
@@ -55,16 +74,9 @@ def latency(
     game, rows, encode_row = LATENCY_GAMES[sport.name]()
     rows = rows[:plays]
     with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        home = dagster_home(root)
-        os.environ["DAGSTER_HOME"] = str(home)  # the instance's storage finds its files through it
-        store = root / "model_store"  # new versions go here, not into the warehouse's own model store
-        env = {**os.environ, "DAGSTER_HOME": str(home), "PLAYCAST_WAREHOUSE": str(warehouse),
-               "PLAYCAST_KAFKA_BOOTSTRAP": broker.bootstrap, "PLAYCAST_MODEL_STORE": str(store)}  # fmt: skip
-        daemon = start_daemon(env)
-        try:
+        with _daemon(root, warehouse, broker.bootstrap) as (instance, env):
             time.sleep(15)  # let the daemon load both code locations and tick once
             producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=0)
-            instance = dg.DagsterInstance.from_config(str(home))
             sent = 0
             for part in (rows[:1], rows[1:]):  # the first row's run starts the launcher's forkserver: apart
                 if retraining and sent:
@@ -74,12 +86,7 @@ def latency(
                     producer.flush()
                     time.sleep(interval)
                 sent += len(part)
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline and _events_scored(instance, sport) < sent:
-                    time.sleep(1)  # asks Dagster, not the warehouse file: a reader blocks the runs' writes
-        finally:
-            daemon.terminate()
-            daemon.wait(timeout=60)
+                _wait_until_scored(instance, sport, sent, 120)
         source = cluster_id(broker.bootstrap)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         first_sent = dict(con.execute(
@@ -91,9 +98,7 @@ def latency(
             f"""select w.run_id, epoch(w.scored_at - cast(w.sent_at as timestamptz))
                 from {sport.predictions_table} w where w.source = ?""", [source]
         ).fetchall()  # fmt: skip
-    instance = dg.DagsterInstance.from_config(str(home))
-    records = instance.get_run_records(dg.RunsFilter(job_name=sport.job_name))
-    records = sorted(records, key=lambda r: r.create_timestamp)
+    records = _scoring_runs(instance, sport)
     first, rest = records[0], records[1:]  # the first run starts the launcher's forkserver
     first_id = first.dagster_run.run_id
     created = {r.dagster_run.run_id: r.create_timestamp.timestamp() for r in records}
@@ -122,13 +127,17 @@ def latency(
 
 def _launch_retraining(sport: Sport, env: dict) -> None:
     """Queue the sport's retraining job, as the weekly schedule does."""
+    _dagster_cli(env, "job", "launch", "-l", "playcast", "-j", f"retrain_{sport.name}_models")
+
+
+def _dagster_cli(env: dict, *args: str) -> None:
+    """The `dagster` command over the repo's workspace, in the daemon's environment."""
     import subprocess
     import sys
 
     repo = Path(__file__).resolve().parent.parent
     subprocess.run(
-        [Path(sys.executable).parent / "dagster", "job", "launch", "-l", "playcast",
-         "-j", f"retrain_{sport.name}_models", "-w", str(repo / "workspace.yaml")],
+        [Path(sys.executable).parent / "dagster", *args, "-w", str(repo / "workspace.yaml")],
         env=env, cwd=repo, check=True, capture_output=True,
     )  # fmt: skip
 
@@ -160,6 +169,76 @@ def _nba_game() -> tuple[str, list[dict], Callable[[dict], bytes]]:
 
 
 LATENCY_GAMES = {"nfl": _nfl_game, "nba": _nba_game}
+
+
+def backlog(
+    root: Path,
+    warehouse: Path,
+    sport: Sport,
+    replay: Callable[[str], ReplayStats],
+    label: str,
+    warm_up: bytes,
+) -> None:
+    """A backlog scored by the runs the sport's sensor launches (at most PLAYCAST_LIVE_MAX_EVENTS events
+    each), as after an outage: the daemon first scores `warm_up` (one event of a game outside the backlog;
+    the launcher's forkserver starts with a daemon's first run), then its sensor is stopped while the
+    backlog is published and started again. Timed from the first run's creation to the last run's end:
+    the run queue, the launches, Dagster's run setup and the steps, not the wait for the sensor's tick."""
+    copy = root / f"{sport.name}_backlog.duckdb"
+    shutil.copy(warehouse, copy)
+    with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
+        with _daemon(root / f"{sport.name}_backlog", copy, broker.bootstrap) as (instance, env):
+            producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+            producer.send(sport.topic, value=warm_up)
+            producer.flush()
+            _wait_until_scored(instance, sport, 1, 120)
+            _sensor(env, sport, "stop")
+            stats = replay(broker.bootstrap)
+            ranges = {p: (0, end) for p, end in high_watermarks(broker.bootstrap, sport.topic, {}).items()}
+            started = time.perf_counter()
+            read_ranges(broker.bootstrap, sport.topic, ranges)  # with the warm-up event: one more
+            raw = time.perf_counter() - started
+            os.sync()  # the copy's and the replay's writeback would otherwise compete with the commits
+            since = time.time()
+            _sensor(env, sport, "start")
+            _wait_until_scored(instance, sport, 1 + stats.events, 600)
+        source = cluster_id(broker.bootstrap)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        events = dict(con.execute(
+            "select run_id, count(*) from live.events where source = ? group by 1", [source]
+        ).fetchall())  # fmt: skip
+    records = [r for r in _scoring_runs(instance, sport) if r.create_timestamp.timestamp() > since]
+    created = records[0].create_timestamp.timestamp()
+    total = max(r.end_time for r in records) - created
+    rate = sum(events[r.dagster_run.run_id] for r in records) / total
+    print(f"Backlog through the daemon, {label} ({stats.events} events of {stats.games} games), "
+          f"{len(records)} runs:")  # fmt: skip
+    print(f"  first run created → last run finished  {total:.2f} s  {rate:9,.0f} events/s "
+          f"(raw consume {raw:.2f} s, {stats.events / raw:,.0f} events/s)")  # fmt: skip
+    for record in records:
+        run_id, launched = record.dagster_run.run_id, _launched(instance, record)
+        at = record.create_timestamp.timestamp()
+        [(step_start, step_end, _)] = step_intervals(instance, run_id)
+        print(f"  run {run_id[:8]}: {events[run_id]:6,} events; created +{at - created:.2f} s, "
+              f"queue {launched - at:.2f} s, launch {record.start_time - launched:.2f} s, run "
+              f"{record.end_time - record.start_time:.2f} s (to the step's start, incl. the pool wait, "
+              f"{step_start - record.start_time:.2f} s; the step {step_end - step_start:.2f} s)")  # fmt: skip
+
+
+def _sensor(env: dict, sport: Sport, action: str) -> None:
+    """`dagster sensor start|stop` for the sport's sensor (its cursor stays)."""
+    _dagster_cli(env, "sensor", action, sport.sensor_name, "-l", "playcast_live")
+
+
+def _wait_until_scored(instance: dg.DagsterInstance, sport: Sport, events: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _events_scored(instance, sport) < events:
+        time.sleep(1)  # asks Dagster, not the warehouse file: a reader blocks the runs' writes
+
+
+def _scoring_runs(instance: dg.DagsterInstance, sport: Sport) -> list[dg.RunRecord]:
+    records = instance.get_run_records(dg.RunsFilter(job_name=sport.job_name))
+    return sorted(records, key=lambda r: r.create_timestamp)
 
 
 def _launched(instance: dg.DagsterInstance, record: dg.RunRecord) -> float:
@@ -261,7 +340,7 @@ def main() -> None:
     parser.add_argument("--season", type=int, default=2023)
     parser.add_argument("--nba-season", default="2024-25")
     parser.add_argument("--nba-games", type=int, default=100)
-    parser.add_argument("--part", choices=["all", "throughput", "latency"], default="all")
+    parser.add_argument("--part", choices=["all", "throughput", "backlog", "latency"], default="all")
     parser.add_argument("--sport", choices=["nfl", "nba", "both"], default="both", help="of the latency part")
     parser.add_argument("--repeat", type=int, default=1, help="throughput runs per sport (one broker each)")
     parser.add_argument(
@@ -273,18 +352,19 @@ def main() -> None:
         root = Path(tmp)
         copy = root / "playcast.duckdb"
         shutil.copy(warehouse_path(), copy)
-        if args.part in ("all", "throughput"):
-            throughput(
-                copy,
-                NFL,
-                lambda b: replay_nfl(b, season_game_ids(args.season), **quiet),
-                f"NFL season {args.season}",
-                args.repeat,
-            )
-            if _has_nba(copy):
-                games = nba_season_game_ids(args.nba_season)[: args.nba_games]
-                label = f"NBA {args.nba_season} ({len(games)} games)"
-                throughput(copy, NBA, lambda b: replay_nba(b, games, **quiet), label, args.repeat)
+        nfl_games = season_game_ids(args.season)
+        warm_up = encode(load_game(season_game_ids(args.season - 1)[0])[0])  # a game outside the backlog
+        backlogs = [(NFL, lambda b: replay_nfl(b, nfl_games, **quiet), f"NFL season {args.season}", warm_up)]
+        if _has_nba(copy):
+            games = nba_season_game_ids(args.nba_season)[: args.nba_games + 1]
+            label = f"NBA {args.nba_season} ({args.nba_games} games)"
+            warm_up = NBA_ACTION.encode(load_nba_games(games[-1:])[games[-1]][0])
+            backlogs.append((NBA, lambda b: replay_nba(b, games[:-1], **quiet), label, warm_up))
+        for sport, replay, label, warm_up in backlogs:
+            if args.part in ("all", "throughput"):
+                throughput(copy, sport, replay, label, args.repeat)
+            if args.part in ("all", "backlog"):
+                backlog(root, copy, sport, replay, label, warm_up)
         if args.part in ("all", "latency"):
             for sport in (NFL, NBA) if args.sport == "both" else (SPORTS[args.sport],):
                 latency(root / sport.name, copy, sport, args.plays, args.interval, args.during_retraining)

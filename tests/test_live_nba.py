@@ -276,6 +276,23 @@ def test_the_timeline_marks_runs_and_late_lead_changes(broker, warehouse, data_m
     assert "DET 123-121 MIA" in capsys.readouterr().out
 
 
+def test_a_run_shows_at_most_the_configured_number_of_alerts_as_observations(
+    broker, warehouse, data_mirror, monkeypatch
+):
+    monkeypatch.setenv("PLAYCAST_ALERT_OBSERVATIONS", "2")
+    replay_nba(broker, [GAME], speed="max", mirror=data_mirror)
+    [run] = score_new_offsets(broker, warehouse, dg.DagsterInstance.ephemeral())[1]
+    alerts = query(
+        warehouse, "select detail from live.alerts where game_id = ? order by action_id, kind", [GAME]
+    )
+    observed = [e.event_specific_data.asset_observation.description for e in run.all_events
+                if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION]  # fmt: skip
+    [predictions] = [e.materialization for e in run.get_asset_materialization_events()
+                     if e.asset_key.to_user_string() == "live/nba_win_probability"]  # fmt: skip
+    assert len(alerts) > 2 and observed == [detail for (detail,) in alerts[:2]]
+    assert predictions.metadata["alerts"].value == len(alerts)
+
+
 def test_alert_thresholds_come_from_the_environment(broker, warehouse, data_mirror, monkeypatch):
     monkeypatch.setenv("PLAYCAST_ALERT_RUN_POINTS", "11")
     monkeypatch.setenv("PLAYCAST_ALERT_LATE_SECONDS", "60")
