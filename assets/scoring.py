@@ -109,6 +109,7 @@ def live_scoring_asset(sport: Sport, models: Sequence[str]) -> dg.AssetsDefiniti
             asset_key=predictions,
             metadata={"model_version": predictor.model_version, "new_predictions": result.new_predictions,
                       "revised_predictions": result.revised_predictions,
+                      "seconds": dg.MetadataValue.json(result.seconds),
                       **({"alerts": len(result.alerts)} if sport.alerts else {}),
                       **{k: v for k, v in latency.items() if v is not None}},
         )  # fmt: skip

@@ -222,7 +222,20 @@ def backlog(
         print(f"  run {run_id[:8]}: {events[run_id]:6,} events; created +{at - created:.2f} s, "
               f"queue {launched - at:.2f} s, launch {record.start_time - launched:.2f} s, run "
               f"{record.end_time - record.start_time:.2f} s (to the step's start, incl. the pool wait, "
-              f"{step_start - record.start_time:.2f} s; the step {step_end - step_start:.2f} s)")  # fmt: skip
+              f"{step_start - record.start_time:.2f} s; the step {step_end - step_start:.2f} s: "
+              f"{_stages(instance, run_id, sport)})")  # fmt: skip
+
+
+def _stages(instance: dg.DagsterInstance, run_id: str, sport: Sport) -> str:
+    """The scoring run's own split of its batch (the predictions' `seconds` metadata)."""
+    kind = dg.DagsterEventType.ASSET_MATERIALIZATION
+    predictions = dg.AssetKey(["live", sport.predictions_table.split(".")[1]])
+    for record in instance.get_records_for_run(run_id, of_type=kind).records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization.asset_key == predictions:
+            seconds = materialization.metadata["seconds"].value
+            return ", ".join(f"{stage} {value:.2f}" for stage, value in seconds.items())
+    return "no predictions"
 
 
 def _sensor(env: dict, sport: Sport, action: str) -> None:

@@ -13,7 +13,9 @@ gives the same from the stored rows. For the NBA, the batch's new actions then r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -43,9 +45,18 @@ class BatchResult:
     revised_predictions: int = 0
     latency_seconds: list[float] = field(default_factory=list)
     alerts: list[dict] = field(default_factory=list)  # new live.alerts rows
+    seconds: dict[str, float] = field(default_factory=dict)  # stage → wall time (reading overlaps "store")
 
     def latency(self, quantile: float) -> float | None:
         return float(np.quantile(self.latency_seconds, quantile)) if self.latency_seconds else None
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
 
 
 def use_system_allocator() -> None:
@@ -128,15 +139,20 @@ def process_batch(
     con.execute("begin transaction")
     try:
         ensure_live_tables(con, sport, feature_sql)
-        for records in chunks:
-            games.update(_store(con, records, result, source, run_id, now, sport))
+        with result.timed("read_and_store"):
+            for records in chunks:
+                games.update(_store(con, records, result, source, run_id, now, sport))
         result.games = sorted(games)
         if result.games:
-            _features(con, result, feature_sql, sport)
+            with result.timed("features"):
+                _features(con, result, feature_sql, sport)
             if sport.alerts:
-                result.alerts = insert_alerts(con, sport, run_id, now)
-            _predict(con, result, predictor, run_id, now, sport)
-        con.execute("commit")
+                with result.timed("alerts"):
+                    result.alerts = insert_alerts(con, sport, run_id, now)
+            with result.timed("predict"):
+                _predict(con, result, predictor, run_id, now, sport)
+        with result.timed("commit"):
+            con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise

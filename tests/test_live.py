@@ -105,6 +105,8 @@ def test_a_replayed_game_is_scored_with_the_marts_features_and_lineage(broker, w
     )
     assert events["live/nfl_win_probability"]["model_version"].value == "nfl_wp@1+nfl_score@1"
     assert events["live/nfl_win_probability"]["latency_p95_s"].value > 0
+    stages = events["live/nfl_win_probability"]["seconds"].value  # where the run's time went
+    assert set(stages) == {"read_and_store", "features", "predict", "commit"} and min(stages.values()) >= 0
 
     again, reruns = score_new_offsets(broker, warehouse, instance, cursor=tick.cursor)
     assert again.run_requests == [] and reruns == [] and "no new events" in again.skip_message
