@@ -4,6 +4,7 @@ version."""
 import base64
 import os
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -27,6 +28,8 @@ TOLERANCES = {
 
 # CPU priority of model training (a Unix nice value, 0 to 19): training yields the cores to live scoring
 TRAINING_NICENESS = int(env_number("PLAYCAST_TRAINING_NICENESS", 10, integer=True, low=0, high=19))
+# a failed training run's handed-over files stay this long, for a re-execution from the failure
+SCRATCH_KEPT_SECONDS = 7 * 24 * 3600
 
 
 def _table(rows: dict[str, dict]) -> str:
@@ -79,6 +82,20 @@ def _scratch(context: dg.OpExecutionContext, sport: str) -> Path:
     return Path(context.instance.storage_directory()) / context.run_id / "training" / sport
 
 
+def _remove_stale_scratch(context: dg.OpExecutionContext, sport: str, kept_seconds: float) -> None:
+    """Remove the sport's scratch folders of other runs that ended more than `kept_seconds` ago or are no
+    longer in the instance (a run that succeeded removed its own; a failed one keeps them for a
+    re-execution from the failure)."""
+    cutoff = time.time() - kept_seconds
+    for folder in Path(context.instance.storage_directory()).glob(f"*/training/{sport}"):
+        run_id = folder.parent.parent.name
+        record = context.instance.get_run_record_by_id(run_id)
+        ended = record is not None and record.dagster_run.is_finished and record.end_time is not None
+        if run_id != context.run_id and (record is None or (ended and record.end_time < cutoff)):
+            shutil.rmtree(folder)
+            context.log.info(f"removed {folder}: what training run {run_id} left behind")
+
+
 def _lower_cpu_priority(context: dg.OpExecutionContext) -> None:
     """Run this thread, and the threads it starts (xgboost's), at TRAINING_NICENESS: on Linux a nice value
     is per thread, so the run's other threads are untouched. It cannot be raised again without privileges,
@@ -116,6 +133,7 @@ def model_assets(sport: str, descriptions: dict[str, str]) -> dg.AssetsDefinitio
 
     @dg.op(name=f"read_{sport}_training_rows", pool="warehouse", ins={"mart": dg.In(dg.Nothing)})
     def read_rows(context: dg.OpExecutionContext, warehouse: Warehouse) -> str:
+        _remove_stale_scratch(context, sport, SCRATCH_KEPT_SECONDS)
         path = _scratch(context, sport) / "rows.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         with warehouse.connect(read_only=True) as con:

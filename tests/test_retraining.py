@@ -117,6 +117,14 @@ def test_training_holds_the_warehouse_pool_only_to_read_and_register(nfl_warehou
     warehouse = tmp_path / "playcast.duckdb"
     shutil.copy(nfl_warehouse, warehouse)
     instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "dagster"))
+    # what failed runs left: one deleted from the instance (removed now), one that failed just now (kept)
+    failed = instance.add_run(dg.DagsterRun(job_name="retrain_nfl_models", run_id=make_new_run_id()))
+    instance.report_run_failed(failed)
+    leftovers = {run_id: tmp_path / "dagster" / "storage" / run_id / "training" / "nfl"
+                 for run_id in (make_new_run_id(), failed.run_id)}  # fmt: skip
+    for folder in leftovers.values():
+        folder.mkdir(parents=True)
+        (folder / "rows.parquet").write_bytes(b"left behind")
     store = tmp_path / "store"
     resources = {"warehouse": Warehouse(path=str(warehouse)), "model_store": ModelStore(path=str(store))}
     assets = [nfl_model_assets]
@@ -138,6 +146,9 @@ def test_training_holds_the_warehouse_pool_only_to_read_and_register(nfl_warehou
     assert checks == {(key, "no_regression_vs_champion", True) for key in MODELS}  # no champion yet
     handed_over = tmp_path / "dagster" / "storage" / run.run_id / "training"
     assert handed_over.is_dir() and not (handed_over / "nfl").exists()  # the steps' files are removed
+    assert [folder.exists() for folder in leftovers.values()] == [False, True]
+    training._remove_stale_scratch(dg.build_op_context(instance=instance), "nfl", kept_seconds=0)
+    assert not leftovers[failed.run_id].exists()  # once it is older than that
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         registered = con.execute(
