@@ -6,7 +6,7 @@ Usage (after `make demo`, which builds the warehouse and trains the champions):
         [--sport nfl|nba|both] [--during-retraining] [--repeat N]
 Works on a copy of the warehouse, a fresh Dagster instance and a local broker on a free port; prints numbers.
 Throughput: an NFL season's backlog, and (when the warehouse has the NBA mart and champion) the first
---nba-games games of an NBA season (100 games are ~50k actions, an NFL season's size and one run's cap):
+--nba-games games of an NBA season (100 games are ~50k actions, an NFL season's size):
 in one batch as a run scores it (`throughput`), and through the daemon, sensor and run launches (`backlog`).
 """
 
