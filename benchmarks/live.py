@@ -14,10 +14,13 @@ import argparse
 import multiprocessing
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -38,7 +41,7 @@ from stream.nba_replay import season_game_ids as nba_season_game_ids
 from stream.offsets import ReadAhead, cluster_id, high_watermarks, iter_ranges, read_ranges
 from stream.replay import ReplayStats, load_game, replay_nfl, season_game_ids
 from tests.kafka_fixtures import free_port
-from tests.pipeline import dagster_home, start_daemon, step_intervals
+from tests.pipeline import dagster_home, running_daemon, step_intervals
 from warehouse import warehouse_path
 
 NFL_GAME = "2023_21_DET_SF"  # not the demos' games, so their predictions are new
@@ -49,21 +52,31 @@ def percentiles(values) -> str:
     return " / ".join(f"{np.percentile(values, q):.2f}" for q in (50, 95)) + " s (p50 / p95)"
 
 
+@dataclass(frozen=True)
+class Dagster:
+    """The `dagster` command in the daemon's environment, over its code servers."""
+
+    env: dict
+    workspace: Path
+
+    def __call__(self, *args: str) -> None:
+        subprocess.run(
+            [Path(sys.executable).parent / "dagster", *args, "-w", str(self.workspace)],
+            env=self.env, check=True, capture_output=True,
+        )  # fmt: skip
+
+
 @contextmanager
-def _daemon(root: Path, warehouse: Path, bootstrap: str) -> Iterator[tuple[dg.DagsterInstance, dict]]:
-    """A fresh Dagster instance under `root` and its daemon on `warehouse` and the broker; yields the instance
-    and the daemon's environment."""
+def _daemon(root: Path, warehouse: Path, bootstrap: str) -> Iterator[tuple[dg.DagsterInstance, Dagster]]:
+    """A fresh Dagster instance under `root` and its daemon (with its code servers, as `playcast ui` runs
+    them) on `warehouse` and the broker; yields the instance and the `dagster` command over the servers."""
     home = dagster_home(root)
     os.environ["DAGSTER_HOME"] = str(home)  # the instance's storage finds its files through it
     store = root / "model_store"  # new versions go here, not into the warehouse's own model store
     env = {**os.environ, "DAGSTER_HOME": str(home), "PLAYCAST_WAREHOUSE": str(warehouse),
            "PLAYCAST_KAFKA_BOOTSTRAP": bootstrap, "PLAYCAST_MODEL_STORE": str(store)}  # fmt: skip
-    daemon = start_daemon(env)
-    try:
-        yield dg.DagsterInstance.from_config(str(home)), env
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=60)
+    with running_daemon(env) as workspace:
+        yield dg.DagsterInstance.from_config(str(home)), Dagster(env, workspace)
 
 
 def latency(
@@ -74,13 +87,13 @@ def latency(
     game, rows, encode_row = LATENCY_GAMES[sport.name]()
     rows = rows[:plays]
     with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        with _daemon(root, warehouse, broker.bootstrap) as (instance, env):
+        with _daemon(root, warehouse, broker.bootstrap) as (instance, dagster):
             time.sleep(15)  # let the daemon load both code locations and tick once
             producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=0)
             sent = 0
             for part in (rows[:1], rows[1:]):  # the first row's run starts the launcher's forkserver: apart
                 if retraining and sent:
-                    _launch_retraining(sport, env)
+                    _launch_retraining(sport, dagster)
                 for row in part:
                     producer.send(sport.topic, key=game.encode(), value=encode_row(row))
                     producer.flush()
@@ -125,21 +138,9 @@ def latency(
         _during_retraining(instance, sport, records, scored)
 
 
-def _launch_retraining(sport: Sport, env: dict) -> None:
+def _launch_retraining(sport: Sport, dagster: Dagster) -> None:
     """Queue the sport's retraining job, as the weekly schedule does."""
-    _dagster_cli(env, "job", "launch", "-l", "playcast", "-j", f"retrain_{sport.name}_models")
-
-
-def _dagster_cli(env: dict, *args: str) -> None:
-    """The `dagster` command over the repo's workspace, in the daemon's environment."""
-    import subprocess
-    import sys
-
-    repo = Path(__file__).resolve().parent.parent
-    subprocess.run(
-        [Path(sys.executable).parent / "dagster", *args, "-w", str(repo / "workspace.yaml")],
-        env=env, cwd=repo, check=True, capture_output=True,
-    )  # fmt: skip
+    dagster("job", "launch", "-l", "playcast", "-j", f"retrain_{sport.name}_models")
 
 
 def _during_retraining(
@@ -187,12 +188,12 @@ def backlog(
     copy = root / f"{sport.name}_backlog.duckdb"
     shutil.copy(warehouse, copy)
     with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        with _daemon(root / f"{sport.name}_backlog", copy, broker.bootstrap) as (instance, env):
+        with _daemon(root / f"{sport.name}_backlog", copy, broker.bootstrap) as (instance, dagster):
             producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
             producer.send(sport.topic, value=warm_up)
             producer.flush()
             _wait_until_scored(instance, sport, 1, 120)
-            _sensor(env, sport, "stop")
+            _sensor(dagster, sport, "stop")
             stats = replay(broker.bootstrap)
             ranges = {p: (0, end) for p, end in high_watermarks(broker.bootstrap, sport.topic, {}).items()}
             started = time.perf_counter()
@@ -200,7 +201,7 @@ def backlog(
             raw = time.perf_counter() - started
             os.sync()  # the copy's and the replay's writeback would otherwise compete with the commits
             since = time.time()
-            _sensor(env, sport, "start")
+            _sensor(dagster, sport, "start")
             _wait_until_scored(instance, sport, 1 + stats.events, 600)
         source = cluster_id(broker.bootstrap)
     with duckdb.connect(str(copy), read_only=True) as con:
@@ -238,9 +239,9 @@ def _stages(instance: dg.DagsterInstance, run_id: str, sport: Sport) -> str:
     return "no predictions"
 
 
-def _sensor(env: dict, sport: Sport, action: str) -> None:
+def _sensor(dagster: Dagster, sport: Sport, action: str) -> None:
     """`dagster sensor start|stop` for the sport's sensor (its cursor stays)."""
-    _dagster_cli(env, "sensor", action, sport.sensor_name, "-l", "playcast_live")
+    dagster("sensor", action, sport.sensor_name, "-l", "playcast_live")
 
 
 def _wait_until_scored(instance: dg.DagsterInstance, sport: Sport, events: int, timeout: float) -> None:

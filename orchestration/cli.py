@@ -16,6 +16,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 import stream.cli
+from orchestration.code_servers import code_servers, stop_processes
 from warehouse import WarehouseBusyError, connect, warehouse_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -322,45 +323,31 @@ def demo() -> int:
 
 
 def ui(host: str, port: int) -> int:
-    """dagster-webserver and dagster-daemon over the same instance and warehouse; Ctrl-C stops both."""
+    """dagster-webserver and dagster-daemon over the same instance, warehouse and code servers
+    (orchestration/code_servers.py); Ctrl-C stops all."""
     dagster_home()
     bin_dir = Path(sys.executable).parent
-    workspace = str(REPO_ROOT / "workspace.yaml")
-    # each in its own process group, so stopping it also stops the code servers it started
-    processes = [
-        subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)
-        for command in (
-            [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
-            [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", host, "-p", str(port)],
-        )
-    ]
-    print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops the webserver and the daemon)")
-    stop = {"requested": False}
+    print("Starting a code server per code location (the batch one loads dbt's manifest: ~10 s)")
+    with code_servers(dict(os.environ)) as workspace:
+        processes = [
+            subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)  # stopped with their children
+            for command in (
+                [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
+                [str(bin_dir / "dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(port)],
+            )
+        ]
+        print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops the webserver, the daemon and the servers)")
+        stop = {"requested": False}
 
-    def request_stop(*_: object) -> None:
-        stop["requested"] = True
+        def request_stop(*_: object) -> None:
+            stop["requested"] = True
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    while not stop["requested"] and all(p.poll() is None for p in processes):
-        time.sleep(0.5)
-    for process in processes:
-        _signal_group(process, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for process in processes:
-        try:
-            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait()
-    for process in processes:  # code servers a graceful shutdown left behind
-        _signal_group(process, signal.SIGKILL)
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        while not stop["requested"] and all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        stop_processes(processes)
     return 0 if stop["requested"] else 1
-
-
-def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,7 @@
 """Running the real pipeline from tests: Dagster materializations with resources on a temp warehouse."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -66,19 +68,26 @@ def dagster_home(root: Path) -> Path:
     return home
 
 
-def start_daemon(env: dict):
-    """`dagster-daemon run` over the repo's workspace (both code locations) in the given environment."""
+@contextmanager
+def running_daemon(env: dict) -> Iterator[Path]:
+    """`dagster-daemon run` in `env` over a code server per location of the repo's workspace, as `playcast ui`
+    runs it (orchestration/code_servers.py); yields the servers' workspace (for the `dagster` CLI). On exit
+    the daemon is terminated (its runs go on, as after a daemon restart), then the servers."""
     import subprocess
     import sys
 
-    repo = Path(__file__).resolve().parent.parent
-    return subprocess.Popen(
-        [Path(sys.executable).parent / "dagster-daemon", "run", "-w", str(repo / "workspace.yaml")],
-        env=env,
-        cwd=repo,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    from orchestration.code_servers import REPO_ROOT, code_servers
+
+    with code_servers(env) as workspace:
+        daemon = subprocess.Popen(
+            [Path(sys.executable).parent / "dagster-daemon", "run", "-w", str(workspace)],
+            env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            yield workspace
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
 
 
 def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:

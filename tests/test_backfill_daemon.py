@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
 
-from tests.pipeline import dagster_home, start_daemon, step_intervals
+from tests.pipeline import dagster_home, running_daemon, step_intervals
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -49,9 +49,8 @@ def test_backfill_of_two_seasons_then_automatic_dbt_build_and_retraining(tmp_pat
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Launched backfill job" in done.stdout
 
-    daemon = start_daemon(env)
     instance = dg.DagsterInstance.from_config(str(home))
-    try:
+    with running_daemon(env):
         deadline = time.monotonic() + 420
         while time.monotonic() < deadline:
             runs = instance.get_runs()
@@ -59,9 +58,6 @@ def test_backfill_of_two_seasons_then_automatic_dbt_build_and_retraining(tmp_pat
             if trained and all(r.is_finished for r in runs):
                 break
             time.sleep(2)
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=60)
 
     all_runs = instance.get_runs()
     runs = [r for r in all_runs if "dagster/backfill" in r.tags]

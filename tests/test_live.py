@@ -27,7 +27,7 @@ from stream.offsets import cluster_id, read_ranges
 from stream.replay import load_game, replay_nfl, season_game_ids
 from tests import live_helpers
 from tests.kafka_fixtures import free_port
-from tests.pipeline import dagster_home, query, start_daemon
+from tests.pipeline import dagster_home, query, running_daemon
 
 GAME = "2021_01_BAL_LV"  # Monday night, week 1 2021: went to overtime
 OTHER = "2020_01_HOU_KC"
@@ -293,12 +293,8 @@ def test_the_daemon_scores_new_plays_and_resumes_from_its_cursor_after_a_restart
     plays = load_game(GAME, data_mirror)
     for batch, target in ((plays[:60], 60), (plays[60:], len(plays))):  # the daemon stops in between
         publish(broker, batch)
-        daemon = start_daemon(env)
-        try:
+        with running_daemon(env):
             reached = wait_for(lambda target=target: count_plays(warehouse) == target, 150)
-        finally:
-            daemon.terminate()
-            daemon.wait(timeout=60)
         assert reached, f"{count_plays(warehouse)} plays stored, expected {target}"
 
     instance = dg.DagsterInstance.from_config(str(home))
@@ -346,8 +342,7 @@ def test_a_run_killed_mid_batch_leaves_nothing_and_its_automatic_retry_scores_ev
     games = season_game_ids(2021, data_mirror)[:16]  # 2,911 plays: a batch that takes a moment
     published = replay_nfl(broker, games, speed="max", mirror=data_mirror).events
     instance = dg.DagsterInstance.from_config(str(home))
-    daemon = start_daemon(env)
-    try:
+    with running_daemon(env):
         deadline = time.monotonic() + 120
         while not (runs := instance.get_runs(dg.RunsFilter(job_name=NFL.job_name))):
             assert time.monotonic() < deadline, "the sensor launched no run"
@@ -359,9 +354,6 @@ def test_a_run_killed_mid_batch_leaves_nothing_and_its_automatic_retry_scores_ev
             time.sleep(0.02)
         os.kill(int(instance.get_run_by_id(killed.run_id).tags[PID_TAG]), signal.SIGKILL)
         scored = wait_for(lambda: count_plays(warehouse) == published, 120)
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=60)
     assert scored, f"{count_plays(warehouse)} of {published} events stored"
 
     runs = instance.get_runs(dg.RunsFilter(job_name=NFL.job_name))

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,10 +66,9 @@ def test_ui_lists_partitioned_assets_with_lineage_and_stops_cleanly(tmp_path, da
     assert "marts/nfl_wp_features" in upstream["ml/nfl_wp_model"]
 
     assert ui.returncode == 0, output[-3000:]
-    leftovers = subprocess.run(
-        ["pgrep", "-f", f"dagster-webserver.*-p {port}"], capture_output=True, text=True
-    )
-    assert leftovers.stdout == ""
+    for process in (f"dagster-webserver.*-p {port}", "code-server start -s /tmp/playcast-code-"):
+        leftovers = subprocess.run(["pgrep", "-f", process], capture_output=True, text=True)
+        assert leftovers.stdout == "", process
 
 
 def test_an_instance_with_other_settings_is_kept_and_named(tmp_path, monkeypatch, capsys):
@@ -80,3 +80,21 @@ def test_an_instance_with_other_settings_is_kept_and_named(tmp_path, monkeypatch
     assert cli.dagster_home() == tmp_path
     assert (tmp_path / "dagster.yaml").read_text() == old
     assert f"{tmp_path / 'dagster.yaml'} differs from playcast's instance settings" in capsys.readouterr().err
+
+
+def test_a_code_location_that_fails_to_load_is_named_with_its_error(tmp_path):
+    from orchestration.code_servers import CodeServerError, code_servers
+    from tests.pipeline import dagster_home
+
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(
+        f"load_from:\n  - python_module:\n      module_name: no_such_module\n"
+        f"      working_directory: {REPO_ROOT}\n      location_name: broken\n"
+    )
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home(tmp_path))}
+    with (
+        pytest.raises(CodeServerError, match="code location broken failed to load") as error,
+        code_servers(env, workspace),
+    ):
+        pass
+    assert "No module named 'no_such_module'" in str(error.value)
