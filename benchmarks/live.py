@@ -13,6 +13,7 @@ in one batch as a run scores it (`throughput`), and through the daemon, sensor a
 import argparse
 import multiprocessing
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -283,8 +284,11 @@ RAW, SEQUENTIAL, END_TO_END = (
 )
 
 
-def _measure(part: str, bootstrap: str, ranges: dict, warehouse: str, source: str, sport_name: str) -> float:
-    """Seconds for one part of the throughput measurement, in the calling (fresh) process."""
+def _measure(
+    part: str, bootstrap: str, ranges: dict, warehouse: str, source: str, sport_name: str
+) -> tuple[float, float]:
+    """Seconds and the process's peak RSS (MB) for one part of the throughput measurement, in the calling
+    (fresh) process."""
     sport = SPORTS[sport_name]
     use_system_allocator()  # as scoring runs do
     started = time.perf_counter()
@@ -295,7 +299,7 @@ def _measure(part: str, bootstrap: str, ranges: dict, warehouse: str, source: st
     else:
         with ReadAhead(iter_ranges(bootstrap, sport.topic, ranges)) as chunks:
             _score(Path(warehouse), chunks, source, sport)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _forkserver() -> multiprocessing.context.ForkServerContext:
@@ -314,6 +318,7 @@ def throughput(
     its own copy of `warehouse`, next to kafka-python reading the same offsets; `repeat` times, one broker.
     Every measurement runs in its own process (`_forkserver`), as scoring runs do."""
     timings: dict[str, list[float]] = {RAW: [], SEQUENTIAL: [], END_TO_END: []}
+    peaks: dict[str, list[float]] = {part: [] for part in timings}  # MB, the forkserver's imports included
     context = _forkserver()
     with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
         stats = replay(broker.bootstrap)
@@ -326,7 +331,9 @@ def throughput(
                 os.sync()  # the copy's writeback would otherwise compete with the commit's fsync
                 with context.Pool(1) as process:
                     args = (part, broker.bootstrap, ranges, str(copy), source, sport.name)
-                    timings[part].append(process.apply(_measure, args))
+                    seconds, peak = process.apply(_measure, args)
+                    timings[part].append(seconds)
+                    peaks[part].append(peak)
     events = sum(end - start for start, end in ranges.values())
     runs = f"median (min-max) of {repeat} runs" if repeat > 1 else "one run"
     print(f"Throughput, {label} backlog ({stats.events} events of {stats.games} games) in one batch, {runs}:")
@@ -334,7 +341,8 @@ def throughput(
         median, low, high = np.median(seconds), min(seconds), max(seconds)
         spread = f" ({low:.2f}-{high:.2f})" if repeat > 1 else ""
         rates = f" ({events / high:,.0f}-{events / low:,.0f})" if repeat > 1 else ""
-        print(f"  {name:<68} {median:6.2f} s{spread}  {events / median:9,.0f} events/s{rates}")
+        print(f"  {name:<68} {median:6.2f} s{spread}  {events / median:9,.0f} events/s{rates}, "
+              f"peak RSS {max(peaks[name]):,.0f} MB")  # fmt: skip
     ratio = np.median(np.array(timings[RAW]) / np.array(timings[END_TO_END]))
     print(f"  end to end runs at {ratio:.2f}x the raw consume rate (median over the runs)")
 
