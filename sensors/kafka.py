@@ -23,8 +23,8 @@ from stream.offsets import (
     ranges_key,
 )
 
-# events per run: live traffic makes small slices anyway; a backlog (after an outage) catches up fastest in few
-# runs (each costs a queue wait, a launch and the run's setup, and the next one waits for the warehouse pool):
+# events per run: live traffic makes small slices anyway; a backlog (after an outage) catches up fastest in
+# few runs (each costs a queue wait, a launch and the run's setup, and the next waits for the warehouse pool):
 # 100,000 takes any NFL season in one run, at ~1.2 GB peak memory (README)
 MAX_EVENTS = int(env_number("PLAYCAST_LIVE_MAX_EVENTS", 100000, integer=True, low=1))
 MAX_RUNS_PER_TICK = 4
