@@ -36,10 +36,12 @@ class CodeServerError(RuntimeError):
 def code_servers(env: Mapping[str, str], workspace: Path = WORKSPACE) -> Iterator[Path]:
     """Start a code server for every `python_module` location of `workspace`, in `env` (the settings the
     definitions read), wait until all answer, and yield a workspace file that points at them; stop them on
-    exit. Each server's output goes to `<location>.log` beside that file."""
+    exit. Each server's output goes to `code_servers/<location>.log` in DAGSTER_HOME."""
     locations = [entry["python_module"] for entry in yaml.safe_load(workspace.read_text())["load_from"]]
     _create_instance(env["DAGSTER_HOME"])
     folder = Path(tempfile.mkdtemp(prefix="playcast-code-"))  # short: a socket's path has at most 107 bytes
+    logs = Path(env["DAGSTER_HOME"]) / "code_servers"
+    logs.mkdir(parents=True, exist_ok=True)
     servers: list[subprocess.Popen] = []
     try:
         entries = []
@@ -48,7 +50,7 @@ def code_servers(env: Mapping[str, str], workspace: Path = WORKSPACE) -> Iterato
             command = [Path(sys.executable).parent / "dagster", "code-server", "start", "-s", socket,
                        "-m", location["module_name"], "--location-name", name,
                        "-d", workspace.parent / location.get("working_directory", ".")]  # fmt: skip
-            with open(folder / f"{name}.log", "w") as log:
+            with open(logs / f"{name}.log", "w") as log:
                 servers.append(subprocess.Popen(
                     command, env=dict(env), cwd=workspace.parent, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True,  # stopping its group stops the server it loads the code in
@@ -56,7 +58,7 @@ def code_servers(env: Mapping[str, str], workspace: Path = WORKSPACE) -> Iterato
             entries.append({"grpc_server": {"socket": str(socket), "location_name": name}})
         (folder / "workspace.yaml").write_text(yaml.safe_dump({"load_from": entries}))
         for server, entry in zip(servers, entries, strict=True):
-            _wait_until_serving(server, entry["grpc_server"], folder)
+            _wait_until_serving(server, entry["grpc_server"], logs)
         yield folder / "workspace.yaml"
     finally:
         stop_processes(servers)
@@ -78,7 +80,7 @@ def _create_instance(home: str) -> None:
             os.environ["DAGSTER_HOME"] = before
 
 
-def _wait_until_serving(server: subprocess.Popen, address: dict, folder: Path) -> None:
+def _wait_until_serving(server: subprocess.Popen, address: dict, logs: Path) -> None:
     """Until the server answers (it listens once it has tried to load its code); raises if the code failed
     to load (the server would go on serving the error to the UI) or the server exited or never answered."""
     from dagster._grpc.client import DagsterGrpcClient  # dagster's own client and types (pinned to 1.13.x)
@@ -88,7 +90,7 @@ def _wait_until_serving(server: subprocess.Popen, address: dict, folder: Path) -
     client, name = DagsterGrpcClient(socket=address["socket"]), address["location_name"]
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while (answer := _list_repositories(client)) is None:
-        log = _tail(folder / f"{name}.log")
+        log = _tail(logs / f"{name}.log")
         if server.poll() is not None:
             raise CodeServerError(f"code server for {name} exited with {server.returncode}:\n{log}")
         if time.monotonic() > deadline:

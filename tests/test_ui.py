@@ -66,6 +66,9 @@ def test_ui_lists_partitioned_assets_with_lineage_and_stops_cleanly(tmp_path, da
     assert "marts/nfl_wp_features" in upstream["ml/nfl_wp_model"]
 
     assert ui.returncode == 0, output[-3000:]
+    for location in ("playcast", "playcast_live"):  # each code server's output stays in the instance
+        log = tmp_path / "dagster_home" / "code_servers" / f"{location}.log"
+        assert "Started Dagster code server" in log.read_text(), location
     for process in (f"dagster-webserver.*-p {port}", "code-server start -s /tmp/playcast-code-"):
         leftovers = subprocess.run(["pgrep", "-f", process], capture_output=True, text=True)
         assert leftovers.stdout == "", process
