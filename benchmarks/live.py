@@ -28,6 +28,7 @@ import dagster as dg
 import duckdb
 import numpy as np
 import yaml
+from dagster._core.scheduler.instigation import TickStatus  # (dagster is pinned to 1.13.x)
 from kafka import KafkaProducer
 
 import orchestration
@@ -195,6 +196,7 @@ def backlog(
             producer.flush()
             _wait_until_scored(instance, sport, 1, 120)
             _sensor(dagster, sport, "stop")
+            _wait_for_ticks(instance, sport)  # a tick under way would still score part of the backlog
             stats = replay(broker.bootstrap)
             ranges = {p: (0, end) for p, end in high_watermarks(broker.bootstrap, sport.topic, {}).items()}
             started = time.perf_counter()
@@ -243,6 +245,18 @@ def _stages(instance: dg.DagsterInstance, run_id: str, sport: Sport) -> str:
 def _sensor(dagster: Dagster, sport: Sport, action: str) -> None:
     """`dagster sensor start|stop` for the sport's sensor (its cursor stays)."""
     dagster("sensor", action, sport.sensor_name, "-l", "playcast_live")
+
+
+def _wait_for_ticks(instance: dg.DagsterInstance, sport: Sport, timeout: float = 60) -> None:
+    """Until no tick of the sport's sensor is under way."""
+    [state] = [s for s in instance.all_instigator_state() if s.instigator_name == sport.sensor_name]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
+        if not ticks or ticks[0].status != TickStatus.STARTED:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{sport.sensor_name}: a tick still under way after {timeout} s")
 
 
 def _wait_until_scored(instance: dg.DagsterInstance, sport: Sport, events: int, timeout: float) -> None:
