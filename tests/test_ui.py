@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def test_ui_lists_partitioned_assets_with_lineage_and_stops_cleanly(tmp_path, da
     for location in ("playcast", "playcast_live"):  # each code server's output stays in the instance
         log = tmp_path / "dagster_home" / "code_servers" / f"{location}.log"
         assert "Started Dagster code server" in log.read_text(), location
-    for process in (f"dagster-webserver.*-p {port}", "code-server start -s /tmp/playcast-code-"):
+    servers = f"code-server start -s {tempfile.gettempdir()}/playcast-code-"  # orchestration/code_servers.py
+    for process in (f"dagster-webserver.*-p {port}", servers):
         leftovers = subprocess.run(["pgrep", "-f", process], capture_output=True, text=True)
         assert leftovers.stdout == "", process
 
