@@ -16,10 +16,9 @@ from pathlib import Path
 from tabulate import tabulate
 
 import stream.cli
-from orchestration.code_servers import code_servers, stop_processes
+from orchestration.code_servers import REPO_ROOT, code_servers, stop_processes
 from warehouse import WarehouseBusyError, connect, warehouse_path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # runs keep their full logs in the UI
 
 

@@ -29,7 +29,7 @@ STARTUP_TIMEOUT_S = 300  # the batch location imports dbt and parses its manifes
 
 
 class CodeServerError(RuntimeError):
-    """A code server exited or did not answer in time."""
+    """A code location failed to load, or its server exited or did not answer in time."""
 
 
 @contextlib.contextmanager
