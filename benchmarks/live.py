@@ -12,6 +12,7 @@ next to the raw consume of the same offsets by librdkafka (as runs read them) an
 """
 
 import argparse
+import gc
 import multiprocessing
 import os
 import resource
@@ -335,6 +336,7 @@ def _measure(
     """Seconds and the process's peak RSS (MB) for one part of the throughput measurement, in the calling
     (fresh) process."""
     sport = SPORTS[sport_name]
+    gc.freeze()  # as the run launcher's workers do (orchestration/run_launcher.py)
     use_system_allocator()  # as scoring runs do
     started = time.perf_counter()
     if part == KAFKA_PYTHON:
