@@ -7,8 +7,7 @@ Usage (after `make demo`, which builds the warehouse and trains the champions):
 Works on a copy of the warehouse, a fresh Dagster instance and a local broker on a free port; prints numbers.
 Throughput: an NFL season's backlog, and (when the warehouse has the NBA mart and champion) the first
 --nba-games games of an NBA season (100 games are ~50k actions, an NFL season's size):
-in one batch as a run scores it (`throughput`), and through the daemon, sensor and run launches (`backlog`),
-next to the raw consume of the same offsets by librdkafka (as runs read them) and by kafka-python.
+in one batch as a run scores it (`throughput`), and through the daemon, sensor and run launches (`backlog`).
 """
 
 import argparse
@@ -31,7 +30,7 @@ import duckdb
 import numpy as np
 import yaml
 from dagster._core.scheduler.instigation import TickStatus  # (dagster is pinned to 1.13.x)
-from kafka import KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 import orchestration
 from live.microbatch import process_batch, use_system_allocator
@@ -42,7 +41,7 @@ from stream.nba_events import NBA_ACTION
 from stream.nba_replay import load_games as load_nba_games
 from stream.nba_replay import replay_nba
 from stream.nba_replay import season_game_ids as nba_season_game_ids
-from stream.offsets import ReadAhead, cluster_id, high_watermarks, iter_ranges, make_consumer, read_ranges
+from stream.offsets import ReadAhead, cluster_id, high_watermarks, iter_ranges, read_ranges
 from stream.replay import ReplayStats, load_game, replay_nfl, season_game_ids
 from tests.kafka_fixtures import free_port
 from tests.pipeline import dagster_home, running_daemon, step_intervals
@@ -201,8 +200,9 @@ def backlog(
             _wait_for_ticks(instance, sport)  # a tick under way would still score part of the backlog
             stats = replay(broker.bootstrap)
             ranges = {p: (0, end) for p, end in high_watermarks(broker.bootstrap, sport.topic, {}).items()}
-            raw = _seconds(read_ranges, broker.bootstrap, sport.topic, ranges)  # with the warm-up event
-            raw_kafka_python = _seconds(kafka_python_read, broker.bootstrap, sport.topic, ranges)
+            started = time.perf_counter()
+            read_ranges(broker.bootstrap, sport.topic, ranges)  # with the warm-up event: one more
+            raw = time.perf_counter() - started
             os.sync()  # the copy's and the replay's writeback would otherwise compete with the commits
             since = time.time()
             _sensor(dagster, sport, "start")
@@ -219,8 +219,7 @@ def backlog(
     print(f"Backlog through the daemon, {label} ({stats.events} events of {stats.games} games), "
           f"{len(records)} runs:")  # fmt: skip
     print(f"  first run created → last run finished  {total:.2f} s  {rate:9,.0f} events/s "
-          f"(raw consume {raw:.2f} s, {stats.events / raw:,.0f} events/s; kafka-python "
-          f"{raw_kafka_python:.2f} s, {stats.events / raw_kafka_python:,.0f} events/s)")  # fmt: skip
+          f"(raw consume {raw:.2f} s, {stats.events / raw:,.0f} events/s)")  # fmt: skip
     for record in records:
         run_id, launched = record.dagster_run.run_id, _launched(instance, record)
         at = record.create_timestamp.timestamp()
@@ -293,38 +292,8 @@ def _score(warehouse: Path, chunks: Iterable[list], source: str, sport: Sport) -
         return process_batch(con, chunks, "benchmark", predictor, sport.feature_sql(), source, sport).events
 
 
-def _seconds(function: Callable, *args) -> float:
-    started = time.perf_counter()
-    function(*args)
-    return time.perf_counter() - started
-
-
-def kafka_python_read(bootstrap: str, topic: str, ranges: dict, timeout_s: float = 60) -> int:
-    """The raw kafka-python consume of `ranges` (the issue's reference rate; scoring runs read with
-    librdkafka, `read_ranges`): assign, seek, poll until every partition's position reaches its end."""
-    consumer = make_consumer(bootstrap, max_partition_fetch_bytes=16 << 20, fetch_max_bytes=64 << 20)
-    try:
-        tps = {p: TopicPartition(topic, p) for p in ranges}
-        consumer.assign(list(tps.values()))
-        for p, (start, _) in ranges.items():
-            consumer.seek(tps[p], start)
-        count, pending, deadline = 0, set(ranges), time.monotonic() + timeout_s
-        while pending and time.monotonic() < deadline:
-            for tp, records in consumer.poll(timeout_ms=100).items():
-                count += sum(1 for r in records if r.offset < ranges[tp.partition][1])
-            for p in [p for p in pending if consumer.position(tps[p]) >= ranges[p][1]]:
-                pending.discard(p)
-                consumer.pause(tps[p])
-        if pending:
-            raise TimeoutError(f"kafka-python read only {count} records of {topic} in {timeout_s} s")
-        return count
-    finally:
-        consumer.close()
-
-
-KAFKA_PYTHON, RAW, SEQUENTIAL, END_TO_END = (
-    "kafka-python reading the offsets (the reference consume rate)",
-    "librdkafka reading the offsets as runs do (raw consume, read_ranges)",
+RAW, SEQUENTIAL, END_TO_END = (
+    "kafka-python reading the offsets (raw consume)",
     "read, then score (open, models, store, features, scoring, commit)",
     "end to end as a run does it (read while scoring)",
 )
@@ -339,9 +308,7 @@ def _measure(
     gc.freeze()  # as the run launcher's workers do (orchestration/run_launcher.py)
     use_system_allocator()  # as scoring runs do
     started = time.perf_counter()
-    if part == KAFKA_PYTHON:
-        kafka_python_read(bootstrap, sport.topic, ranges)
-    elif part == RAW:
+    if part == RAW:
         read_ranges(bootstrap, sport.topic, ranges)
     elif part == SEQUENTIAL:
         _score(Path(warehouse), [read_ranges(bootstrap, sport.topic, ranges)], source, sport)
@@ -364,9 +331,9 @@ def throughput(
     warehouse: Path, sport: Sport, replay: Callable[[str], ReplayStats], label: str, repeat: int = 1
 ) -> None:
     """A backlog scored in one micro-batch (read, then scored; and read while scoring, as runs do), each on
-    its own copy of `warehouse`, next to kafka-python and librdkafka reading the same offsets; `repeat` times,
-    one broker. Every measurement runs in its own process (`_forkserver`), as scoring runs do."""
-    timings: dict[str, list[float]] = {KAFKA_PYTHON: [], RAW: [], SEQUENTIAL: [], END_TO_END: []}
+    its own copy of `warehouse`, next to kafka-python reading the same offsets; `repeat` times, one broker.
+    Every measurement runs in its own process (`_forkserver`), as scoring runs do."""
+    timings: dict[str, list[float]] = {RAW: [], SEQUENTIAL: [], END_TO_END: []}
     peaks: dict[str, list[float]] = {part: [] for part in timings}  # MB, the forkserver's imports included
     context = _forkserver()
     with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
@@ -392,10 +359,8 @@ def throughput(
         rates = f" ({events / high:,.0f}-{events / low:,.0f})" if repeat > 1 else ""
         print(f"  {name:<68} {median:6.2f} s{spread}  {events / median:9,.0f} events/s{rates}, "
               f"peak RSS {max(peaks[name]):,.0f} MB")  # fmt: skip
-    for reference in (KAFKA_PYTHON, RAW):
-        ratio = np.median(np.array(timings[reference]) / np.array(timings[END_TO_END]))
-        name = reference.split(" (")[0]
-        print(f"  end to end runs at {ratio:.2f}x the rate of {name} (median over the runs)")
+    ratio = np.median(np.array(timings[RAW]) / np.array(timings[END_TO_END]))
+    print(f"  end to end runs at {ratio:.2f}x the raw consume rate (median over the runs)")
 
 
 def _has_nba(warehouse: Path) -> bool:

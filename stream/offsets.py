@@ -21,13 +21,10 @@ The consumer reads `read_uncommitted` (playcast's producers are idempotent but n
 
 Only offsets below a fetch's high watermark are returned, and read_ranges reads until each partition's
 position reaches the range end (so gaps from compaction or transaction markers on Apache Kafka are fine).
-The ranges themselves are read with librdkafka (confluent-kafka): kafka-python, playcast's client everywhere
-else, parses records in Python, and reading was the part of a backlog run that held the GIL (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -35,14 +32,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from confluent_kafka import Consumer, KafkaException
-from confluent_kafka import KafkaError as ConfluentError
-from confluent_kafka import TopicPartition as ConfluentPartition
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, OffsetOutOfRangeError
 
 Ranges = dict[int, tuple[int, int]]
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -236,44 +229,20 @@ def ranges_key(topic: str, ranges: Mapping[int, tuple[int, int]]) -> str:
     return f"{topic}:{parts}"
 
 
-def _range_consumer(bootstrap: str) -> Consumer:
-    """A librdkafka consumer for reading known offsets: assigned partitions only (librdkafka requires a group
-    id, which is never joined: no subscribe, no commits), an error instead of a reset on an out-of-range
-    offset, and uncommitted records too, as the rest of this module reads them."""
-    return Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "client.id": "playcast-ranges",
-            "group.id": "playcast-ranges",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "error",
-            "isolation.level": "read_uncommitted",
-            "fetch.wait.max.ms": 50,
-            "fetch.message.max.bytes": 16 * 1024 * 1024,
-            "log_level": 2,  # not each failed connection attempt (10 a second): the raised error says it
-        },
-        logger=log,
-    )
-
-
 def iter_ranges(
     bootstrap: str,
     topic: str,
     ranges: Mapping[int, tuple[int, int]],
     *,
     timeout_s: float = 10.0,
+    consumer: KafkaConsumer | None = None,
     chunk: int = 20000,
 ) -> Iterator[list[Record]]:
     """Exactly the records with offsets in the half-open ranges, as they arrive: lists of at most `chunk`
     records, each partition's in offset order.
 
-    Read with librdkafka (confluent-kafka), which parses record batches in C: an NFL season's backlog in
-    about half the time of kafka-python, and without holding the GIL that the caller's decoding needs
-    (BENCHMARKS.md). A partition is done when the consumer's position reaches its range end, so gaps
-    (compaction, transaction markers on Apache Kafka) are fine. Raises RangeUnavailableError when the broker
-    returns nothing new for `timeout_s` while offsets of a range are still missing (e.g. they never existed,
-    or the broker lost them) or when an offset is out of range.
+    Raises RangeUnavailableError when the broker returns nothing new for `timeout_s` while offsets of a
+    range are still missing (e.g. they never existed, or the broker lost them).
     """
     wanted = {int(p): (int(s), int(e)) for p, (s, e) in ranges.items()}
     for p, (s, e) in wanted.items():
@@ -282,66 +251,75 @@ def iter_ranges(
     wanted = {p: r for p, r in wanted.items() if r[1] > r[0]}
     if not wanted:
         return
-    consumer = _range_consumer(bootstrap)
+    own = consumer is None
+    consumer = consumer or make_consumer(
+        bootstrap,
+        # no more than asked for: Tansu answers a fetch with everything after the offset, and kafka-python
+        # decodes lazily, so this keeps a small slice of a big backlog from decoding the whole backlog
+        max_poll_records=max(1, min(sum(e - s for s, e in wanted.values()), chunk)),
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        fetch_max_wait_ms=50,
+    )
     try:
-        try:
-            known = set(consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions)
-        except KafkaException as error:
-            raise OffsetError(f"{topic} on {bootstrap}: {error.args[0].str()}") from error
-        if not set(wanted) <= known:
-            raise RangeUnavailableError(f"{topic} has no partition(s) {sorted(set(wanted) - known)}")
-        consumer.assign([ConfluentPartition(topic, p, s) for p, (s, _) in wanted.items()])
-        position = {p: s for p, (s, _) in wanted.items()}
+        tps = {p: TopicPartition(topic, p) for p in wanted}
+        known = set(partitions(consumer, topic))
+        if not set(tps) <= known:
+            raise RangeUnavailableError(f"{topic} has no partition(s) {sorted(set(tps) - known)}")
+        _assign(consumer, list(tps.values()))
+        for p, tp in tps.items():
+            consumer.seek(tp, wanted[p][0])
         pending = set(wanted)
         deadline = time.monotonic() + timeout_s
         while pending:
-            left = sum(wanted[p][1] - position[p] for p in pending)  # consume() returns once it has as many
-            messages = consumer.consume(num_messages=min(left, chunk), timeout=0.1)
-            records = []
-            for message in messages:
-                if message.error() is not None:
-                    _raise_for(message.error(), topic, bootstrap)
-                p, offset = message.partition(), message.offset()
-                if wanted[p][0] <= offset < wanted[p][1]:
-                    key, value, (_, timestamp) = message.key(), message.value(), message.timestamp()
-                    records.append(Record(topic, p, offset, key, value, timestamp))
-            for tp in consumer.position([ConfluentPartition(topic, p) for p in pending]):
-                position[tp.partition] = max(position[tp.partition], tp.offset)
-                if position[tp.partition] >= wanted[tp.partition][1]:
-                    pending.discard(tp.partition)
-                    consumer.pause([tp])
+            try:
+                batch = consumer.poll(timeout_ms=100)
+            except OffsetOutOfRangeError as error:
+                raise RangeUnavailableError(
+                    f"{topic}: offsets out of range on {bootstrap} ({error})"
+                ) from error
+            records = [
+                Record(topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
+                for tp, fetched in batch.items()
+                for r in fetched
+                if wanted[tp.partition][0] <= r.offset < wanted[tp.partition][1]
+            ]
+            for p in list(pending):
+                if consumer.position(tps[p]) >= wanted[p][1]:
+                    pending.discard(p)
+                    consumer.pause(tps[p])
             if records:
                 yield records
-            if messages:
+            if batch:
                 deadline = time.monotonic() + timeout_s
             elif pending and time.monotonic() > deadline:
                 detail = "; ".join(
-                    f"partition {p}: wanted [{wanted[p][0]}, {wanted[p][1]}), read up to {position[p]}, "
-                    "broker high watermark "
-                    f"{consumer.get_watermark_offsets(ConfluentPartition(topic, p), cached=True)[1]}"
+                    f"partition {p}: wanted [{wanted[p][0]}, {wanted[p][1]}), read up to "
+                    f"{consumer.position(tps[p])}, broker high watermark {consumer.highwater(tps[p])}"
                     for p in sorted(pending)
                 )
                 raise RangeUnavailableError(
                     f"{topic} on {bootstrap}: no new records for {timeout_s} s; {detail}"
                 )
+    except KafkaError as error:
+        raise OffsetError(f"{topic} on {bootstrap}: {type(error).__name__}: {error}") from error
     finally:
-        consumer.close()
-
-
-def _raise_for(error: ConfluentError, topic: str, bootstrap: str) -> None:
-    """The error a consumed message carries, as this module's exception (end-of-partition events are off)."""
-    if error.code() in (ConfluentError._AUTO_OFFSET_RESET, ConfluentError.OFFSET_OUT_OF_RANGE):
-        raise RangeUnavailableError(f"{topic}: offsets out of range on {bootstrap} ({error.str()})")
-    raise OffsetError(f"{topic} on {bootstrap}: {error.name()}: {error.str()}")
+        if own:
+            consumer.close(autocommit=False)
 
 
 def read_ranges(
-    bootstrap: str, topic: str, ranges: Mapping[int, tuple[int, int]], *, timeout_s: float = 10.0
+    bootstrap: str,
+    topic: str,
+    ranges: Mapping[int, tuple[int, int]],
+    *,
+    timeout_s: float = 10.0,
+    consumer: KafkaConsumer | None = None,
 ) -> list[Record]:
     """Exactly the records with offsets in the half-open ranges, ordered by partition then offset (see
     iter_ranges)."""
     by_partition: dict[int, list[Record]] = {}
-    for records in iter_ranges(bootstrap, topic, ranges, timeout_s=timeout_s):
+    for records in iter_ranges(bootstrap, topic, ranges, timeout_s=timeout_s, consumer=consumer):
         for record in records:
             by_partition.setdefault(record.partition, []).append(record)
     return [record for p in sorted(by_partition) for record in by_partition[p]]

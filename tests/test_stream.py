@@ -396,7 +396,9 @@ def test_next_ranges_on_an_idle_topic_is_quick_and_a_consumer_can_be_reused(kafk
         assert offsets.next_ranges(kafka_broker, topic, {}, 10, consumer=consumer) == {}
         KafkaProducer(bootstrap_servers=kafka_broker).send(topic, value=b"x", partition=2).get(10)
         assert offsets.next_ranges(kafka_broker, topic, {}, 10, consumer=consumer) == {2: (0, 1)}
-        assert [r.value for r in offsets.read_ranges(kafka_broker, topic, {2: (0, 1)})] == [b"x"]
+        assert [
+            r.value for r in offsets.read_ranges(kafka_broker, topic, {2: (0, 1)}, consumer=consumer)
+        ] == [b"x"]
         assert offsets.next_ranges(kafka_broker, topic, {2: 1}, 10, consumer=consumer) == {}
     finally:
         consumer.close()
