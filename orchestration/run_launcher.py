@@ -38,7 +38,7 @@ def _execute_run(run_id: str, instance_ref: str) -> None:
     It first moves the ~300,000 objects inherited from the forkserver's imports out of the garbage
     collector's reach (`gc.freeze`, as Python's docs advise after a fork): otherwise every full collection
     walks them all (writing to each, so the forked process also copies the pages they sit on). In a fresh
-    process reading and scoring an NFL season, collections took 0.34-0.82 s without it, 0.02-0.17 s with it
+    process reading and scoring an NFL season, collections took 0.80-0.81 s without it, 0.14-0.19 s with it
     (BENCHMARKS.md). A run's process is short-lived: what becomes garbage among the frozen objects stays."""
     gc.freeze()
     with capture_interrupts(), get_instance_for_cli(instance_ref=deserialize_value(instance_ref)) as instance:
