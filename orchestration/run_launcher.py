@@ -5,7 +5,8 @@ pandas, xgboost, ... again: ~4 s of a live micro-batch's latency on this machine
 `multiprocessing` forkserver that has imported the heavy third-party libraries once (`preload_modules`) and
 forks every run from it. playcast's own modules (but this one, the worker's entry point) are not preloaded,
 so each run imports the code as it is on disk, as a spawned run would; change a preloaded library and restart
-the daemon.
+the daemon. multiprocessing runs the launching process's main script again in each child (as `__mp_main__`):
+preload what that script imports (the daemon's `dagster._daemon.cli`), or every run imports it anew.
 
 Runs execute as `dagster api execute_run` executes them (same instance, run record and events), through its
 body in dagster's private `_cli.api` (dagster is pinned to 1.13.x). The run's process id is a run tag:
