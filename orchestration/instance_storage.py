@@ -1,4 +1,4 @@
-"""Dagster's SQLite instance storage, with two races of its own fixed.
+"""Dagster's SQLite instance storage, with two races and a busy wait of its own fixed.
 
 1. A pool slot that only one step can claim at a time. Every step that writes the warehouse claims a slot of
 the pool `warehouse` (limit 1). Dagster's SQLite event log claims a slot in two statements: it selects a free
@@ -13,11 +13,20 @@ consumer reading in between finds the run still started, skips it and moves its 
 never retried (seen here in one of six killed runs: the consumer and run monitoring tick together). Here the
 run is marked failed before its failure event is stored.
 
+3. A step that waits for a pool slot without spinning. Dagster's step loop checks a blocked claim again
+only after a back-off (1 s growing to 15 s), and between checks it does not sleep: a run waiting for the slot
+kept a core busy (5.2 s of CPU in a 5.3 s wait, measured here; dagster-io/dagster#20367 describes the zero
+sleep and was closed unmerged). On this two-core machine that was the core the run holding the slot needed.
+Here a blocked claim sleeps `POOL_POLL_SECONDS` before it answers and asks to be checked again right away: a
+waiting step polls the storage every 0.2 s, idle in between, and starts within 0.2 s of the slot's release.
+
 Set in orchestration/dagster.yaml (`storage: custom`); the data lives where Dagster's default SQLite storage
 keeps it (runs, event logs and schedules under `DAGSTER_HOME`).
 """
 
 from __future__ import annotations
+
+import time
 
 import sqlalchemy as db
 from dagster._core.events import DagsterEventType
@@ -28,11 +37,14 @@ from dagster._core.storage.runs import RunStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
 from dagster._serdes import ConfigurableClassData
 from dagster._time import datetime_from_timestamp
-from dagster._utils.concurrency import ConcurrencySlotStatus
+from dagster._utils.concurrency import ConcurrencyClaimStatus, ConcurrencySlotStatus
+
+POOL_POLL_SECONDS = 0.2
 
 
 class PlaycastSqliteEventLogStorage(SqliteEventLogStorage):
-    """SqliteEventLogStorage whose slot claim is a compare-and-set and whose run failures are marked first."""
+    """SqliteEventLogStorage whose slot claim is a compare-and-set that waits when blocked, and whose run
+    failures are marked first."""
 
     def __init__(self, base_dir: str, run_storage: RunStorage) -> None:
         super().__init__(base_dir)
@@ -46,6 +58,15 @@ class PlaycastSqliteEventLogStorage(SqliteEventLogStorage):
                 event.run_id, failure, datetime_from_timestamp(event.timestamp)
             )
         super().store_event(event)
+
+    def claim_concurrency_slot(
+        self, concurrency_key: str, run_id: str, step_key: str, priority: int | None = None
+    ) -> ConcurrencyClaimStatus:
+        status = super().claim_concurrency_slot(concurrency_key, run_id, step_key, priority)
+        if status.is_claimed:
+            return status
+        time.sleep(POOL_POLL_SECONDS)
+        return status.with_sleep_interval(0.0)
 
     def _claim_concurrency_slot(
         self, concurrency_key: str, run_id: str, step_key: str

@@ -1,5 +1,6 @@
-"""orchestration/instance_storage.py: two processes claiming the one slot of a pool at the same moment, and a
-run failure that the retry consumer must not read before the run is marked failed."""
+"""orchestration/instance_storage.py: two processes claiming the one slot of a pool at the same moment, a
+run failure that the retry consumer must not read before the run is marked failed, and a step waiting for the
+pool without spinning."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import dagster as dg
@@ -87,3 +89,36 @@ def test_a_run_is_marked_failed_before_its_failure_event_is_stored(tmp_path, mon
         instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
         and failure.run_id == run.run_id
     )
+
+
+def test_a_step_waits_for_the_pool_idle_and_starts_soon_after_the_slot_is_freed(tmp_path, monkeypatch):
+    home = dagster_home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = dg.DagsterInstance.from_config(str(home))
+    storage = instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default("warehouse")
+    assert storage.claim_concurrency_slot("warehouse", "other-run", "scoring").is_claimed
+
+    @dg.asset(pool="warehouse")
+    def writes_the_warehouse() -> None:
+        pass
+
+    waited = {}
+
+    def hold_then_free() -> None:
+        time.sleep(0.5)  # the run has started and its step is waiting by now
+        cpu, started = time.process_time(), time.perf_counter()
+        time.sleep(2.0)
+        waited["cpu"], waited["seconds"] = time.process_time() - cpu, time.perf_counter() - started
+        waited["freed_at"] = time.time()
+        storage.free_concurrency_slots_for_run("other-run")
+
+    holder = threading.Thread(target=hold_then_free)
+    holder.start()
+    result = dg.materialize([writes_the_warehouse], instance=instance)
+    holder.join()
+    assert result.success
+    # Dagster's own wait kept a core busy: 2.0 s of CPU in these 2.0 s
+    assert waited["cpu"] < 0.25 * waited["seconds"], waited
+    [start] = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.STEP_START)
+    assert 0 <= start.timestamp - waited["freed_at"] < 0.8  # Dagster's back-off checks again after 1-15 s
