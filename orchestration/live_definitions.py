@@ -11,6 +11,7 @@ import models.predict  # noqa: F401  the champions' code, loaded with the locati
 from assets.scoring import NBA_TOPIC_SPEC, NFL_TOPIC_SPEC, nba_live_scoring, nfl_live_scoring
 from live.sports import NBA, NFL
 from orchestration.resources import Kafka, Warehouse
+from orchestration.run_coordinator import FAST_LANE_TAG
 from sensors.kafka import nba_actions_sensor, nfl_plays_sensor
 from stream import bootstrap_from_env
 from warehouse import warehouse_path
@@ -25,8 +26,9 @@ live_jobs = [
         selection=dg.AssetSelection.assets(scoring),
         executor_def=dg.in_process_executor,
         description=f"Score one slice of Kafka offsets (launched by {sport.sensor_name}); a failed run is "
-        f"retried up to {LIVE_RUN_RETRIES} times.",
-        run_tags={"dagster/max_retries": str(LIVE_RUN_RETRIES)},
+        f"retried up to {LIVE_RUN_RETRIES} times. It skips the run queue when no other run of the job waits "
+        "or runs (orchestration/run_coordinator.py).",
+        run_tags={"dagster/max_retries": str(LIVE_RUN_RETRIES), FAST_LANE_TAG: "true"},
     )
     for sport, scoring in ((NFL, nfl_live_scoring), (NBA, nba_live_scoring))
 ]

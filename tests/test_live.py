@@ -301,6 +301,8 @@ def test_the_daemon_scores_new_plays_and_resumes_from_its_cursor_after_a_restart
     runs = instance.get_runs(dg.RunsFilter(job_name="nfl_live_scoring"))
     assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
     assert all(PID_TAG in r.tags for r in runs)  # launched by the instance's forking run launcher
+    # each the only run of its job when the sensor submitted it: launched at once, not through the run queue
+    assert not any(instance.all_logs(r.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED) for r in runs)
     # the runs' offset ranges tile the topic: every offset scored by exactly one run
     covered = sorted(
         (int(p), int(start), int(end))
