@@ -1,7 +1,7 @@
 """Dagster's run queue, with a fast lane for live micro-batches.
 
 The queue daemon looks for queued runs once a second (`dequeue_interval_seconds`, whole seconds only) and
-sleeps in half-second steps after each look, so a queued run waited 0.6-1.2 s before its launch began: the
+sleeps in half-second steps after each look, so a queued run waited 0.3-1.2 s before its launch began: the
 largest fixed part of a micro-batch's latency after the sensor's tick. A run tagged `FAST_LANE_TAG` is
 launched as soon as it is submitted (in the sensor's tick, as Dagster's non-queuing coordinator does) when no
 other run of its job is queued or in progress and fewer than `max_concurrent_runs` runs are in progress; any
