@@ -18,7 +18,7 @@ only after a back-off (1 s growing to 15 s), and between checks it does not slee
 kept a core busy (5.2 s of CPU in a 5.3 s wait, measured here; dagster-io/dagster#20367 describes the zero
 sleep and was closed unmerged). On this two-core machine that was the core the run holding the slot needed.
 Here a blocked claim sleeps `POOL_POLL_SECONDS` before it answers and asks to be checked again right away: a
-waiting step polls the storage every 0.2 s, idle in between, and starts within 0.2 s of the slot's release.
+waiting step polls the storage every 0.2 s, idle in between, and takes the slot at its next poll.
 
 Set in orchestration/dagster.yaml (`storage: custom`); the data lives where Dagster's default SQLite storage
 keeps it (runs, event logs and schedules under `DAGSTER_HOME`).
