@@ -7,7 +7,6 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -16,7 +15,8 @@ from pathlib import Path
 from tabulate import tabulate
 
 import stream.cli
-from orchestration.code_servers import REPO_ROOT, code_servers, stop_processes
+from orchestration.code_servers import REPO_ROOT, code_servers
+from orchestration.processes import start_process, stop_processes
 from warehouse import WarehouseBusyError, connect, warehouse_path
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # runs keep their full logs in the UI
@@ -329,7 +329,7 @@ def ui(host: str, port: int) -> int:
     print("Starting a code server per code location (the batch one loads dbt's manifest: ~10 s)")
     with code_servers(dict(os.environ)) as workspace:
         processes = [
-            subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)  # stopped with their children
+            start_process(command, cwd=REPO_ROOT)  # each stopped with its children
             for command in (
                 [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
                 [str(bin_dir / "dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(port)],

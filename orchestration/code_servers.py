@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import yaml
+
+from orchestration.processes import start_process, stop_processes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = REPO_ROOT / "workspace.yaml"
@@ -51,9 +52,9 @@ def code_servers(env: Mapping[str, str], workspace: Path = WORKSPACE) -> Iterato
                        "-m", location["module_name"], "--location-name", name,
                        "-d", workspace.parent / location.get("working_directory", ".")]  # fmt: skip
             with open(logs / f"{name}.log", "w") as log:
-                servers.append(subprocess.Popen(
-                    command, env=dict(env), cwd=workspace.parent, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True,  # stopping its group stops the server it loads the code in
+                # in its own group: stopping the group stops the server it loads the code in too
+                servers.append(start_process(
+                    command, env=dict(env), cwd=workspace.parent, stdout=log, stderr=subprocess.STDOUT
                 ))  # fmt: skip
             entries.append({"grpc_server": {"socket": str(socket), "location_name": name}})
         (folder / "workspace.yaml").write_text(yaml.safe_dump({"load_from": entries}))
@@ -111,23 +112,3 @@ def _list_repositories(client) -> str | None:
 
 def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def stop_processes(processes: list[subprocess.Popen], timeout_s: float = 15) -> None:
-    """SIGTERM each process's group, wait up to `timeout_s` in all, SIGKILL what is left."""
-    for process in processes:
-        _signal_group(process, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    for process in processes:
-        try:
-            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait()
-    for process in processes:  # children a graceful shutdown left behind
-        _signal_group(process, signal.SIGKILL)
-
-
-def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signum)

@@ -32,6 +32,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from orchestration.processes import dies_with_parent
 from stream import TOPICS
 
 log = logging.getLogger(__name__)
@@ -110,14 +111,6 @@ def _port_open(host: str, port: int) -> bool:
     return False
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the broker gets SIGINT when the process that started it dies (no orphan holding the port)."""
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
-
-
 class LocalBroker:
     """Tansu on `bootstrap` with in-memory storage; `start()` returns once it answers Kafka metadata
     requests and the topics exist. Use as a context manager, or call start()/stop().
@@ -186,7 +179,6 @@ class LocalBroker:
             handle, name = tempfile.mkstemp(prefix="playcast-tansu-", suffix=".log")
             os.close(handle)
             self.log_path = Path(name)
-        use_pdeathsig = self.die_with_parent and sys.platform.startswith("linux")
         with open(self.log_path, "ab") as output:
             try:
                 self.process = subprocess.Popen(
@@ -195,7 +187,7 @@ class LocalBroker:
                     stdout=output,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # Ctrl-C reaches us, and we stop the broker in order
-                    preexec_fn=_die_with_parent if use_pdeathsig else None,
+                    preexec_fn=dies_with_parent(signal.SIGINT) if self.die_with_parent else None,
                 )
             except OSError as error:
                 raise BrokerError(f"cannot run the broker {command[0]}: {error}") from error
