@@ -1,6 +1,6 @@
 """orchestration/instance_storage.py: two processes claiming the one slot of a pool at the same moment, a
-run failure that the retry consumer must not read before the run is marked failed, and a step waiting for the
-pool without spinning."""
+run failure that the retry consumer must not read before the run is marked failed, a step waiting for the
+pool without spinning, and instances that check their databases' schema once per process."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import time
 
 import dagster as dg
 from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.utils import make_new_run_id
 
 from orchestration.instance_storage import PlaycastSqliteEventLogStorage
 from tests.pipeline import dagster_home
@@ -122,3 +123,28 @@ def test_a_step_waits_for_the_pool_idle_and_starts_soon_after_the_slot_is_freed(
     assert waited["cpu"] < 0.25 * waited["seconds"], waited
     [start] = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.STEP_START)
     assert 0 <= start.timestamp - waited["freed_at"] < 0.8  # Dagster's back-off checks again after 1-15 s
+
+
+def test_a_process_checks_its_databases_schema_once_and_later_instances_share_them(tmp_path, monkeypatch):
+    import dagster._core.storage.runs.sqlite.sqlite_run_storage as run_storage
+    import dagster._core.storage.schedules.sqlite.sqlite_schedule_storage as schedule_storage
+
+    checks = []
+    for module in (run_storage, schedule_storage):  # count Dagster's schema checks (each still runs)
+        check = module.check_alembic_revision
+        monkeypatch.setattr(module, "check_alembic_revision", lambda *a, c=check: checks.append(1) or c(*a))
+    home = dagster_home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.from_config(str(home)) as first:
+        assert len(checks) == 2  # a new home: its run and schedule databases created and checked
+        run = first.add_run(dg.DagsterRun(job_name="job", run_id=make_new_run_id()))
+    with dg.DagsterInstance.from_config(str(home)) as later:
+        assert len(checks) == 2  # not checked again
+        assert later.get_run_by_id(run.run_id).job_name == "job"  # the same databases
+        later.add_run(dg.DagsterRun(job_name="job", run_id=make_new_run_id()))
+        assert later.all_instigator_state() == []  # the schedule database answers too
+        assert isinstance(later.event_log_storage, PlaycastSqliteEventLogStorage)
+    other = dagster_home(tmp_path / "other")
+    monkeypatch.setenv("DAGSTER_HOME", str(other))  # the storage's base_dir (orchestration/dagster.yaml)
+    with dg.DagsterInstance.from_config(str(other)):
+        assert len(checks) == 4  # another home is checked on its own
