@@ -118,7 +118,11 @@ def high_watermarks(
     timeout_s: float = 5.0,
     consumer: KafkaConsumer | None = None,
 ) -> dict[int, int]:
-    """Log end per partition, from real Fetch responses made at the cursor (missing partition = 0)."""
+    """Log end per partition, from real Fetch responses made at the cursor (missing partition = 0).
+
+    A `consumer` passed in serves one call once a partition had more than one record after the cursor:
+    kafka-python (3.0.12) keeps the rest of that fetch for the partition paused here, and does not fetch that
+    partition again after `_assign`, so a second call timed out (seen with one game of 225 plays)."""
     own = consumer is None
     consumer = consumer or make_consumer(bootstrap, max_poll_records=1, max_partition_fetch_bytes=64 * 1024)
     try:
