@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO_ROOT
 
 # a parent that ignores SIGINT (as under `nohup` or `&` in a script), starts a child that reports how it
 # handles SIGINT, prints the child's pid and waits to be killed
@@ -38,6 +38,7 @@ def test_a_started_process_answers_sigint_and_ends_when_its_starter_is_killed():
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
     )
+    child = None
     try:
         lines = {parent.stdout.readline().strip() for _ in range(2)}  # the two processes' lines, any order
         [pid] = [line for line in lines if line.isdigit()]
@@ -52,5 +53,5 @@ def test_a_started_process_answers_sigint_and_ends_when_its_starter_is_killed():
         assert not _alive(child), "the child outlived the process that started it"
     finally:
         parent.kill()
-        if "child" in locals() and _alive(child):
+        if child is not None and _alive(child):
             os.kill(child, signal.SIGKILL)
