@@ -33,6 +33,7 @@ RAW = {
     "nba": [dg.AssetKey(["raw", name]) for name in ("nba_games", "nba_pbp")],
 }
 RAW_NFL = RAW["nfl"]
+MART = {sport: dg.AssetKey(["marts", f"{sport}_wp_features"]) for sport in SEASONS}  # what the models read
 
 
 def retrain_job(sport: str):  # an unresolved asset job: Definitions resolves it
@@ -55,6 +56,12 @@ def weekly_retrain(sport: str, cron: str) -> dg.ScheduleDefinition:
     )
 
 
+def _latest_materialization(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> int:
+    """The storage id of the newest materialization of any of `keys` (0 if none)."""
+    ids = [r.storage_id for key in keys for r in instance.fetch_materializations(key, limit=1).records]
+    return max(ids, default=0)
+
+
 def marts_on_new_seasons(sport: str) -> dg.SensorDefinition:
     """Runs the sport's `dbt build` once raw seasons have landed and none of its ingest runs is going."""
 
@@ -67,11 +74,10 @@ def marts_on_new_seasons(sport: str) -> dg.SensorDefinition:
         "is still going.",
     )
     def sensor(context: dg.SensorEvaluationContext):
-        latest = 0
-        for key in RAW[sport]:
-            records = context.instance.fetch_materializations(key, limit=1).records
-            latest = max([latest, *(r.storage_id for r in records)])
-        seen = int(context.cursor or 0)
+        latest = _latest_materialization(context.instance, RAW[sport])
+        # what the last build saw: the cursor, or without one (a new sensor, `playcast demo` building the
+        # marts in-process) the mart's own latest materialization
+        seen = max(int(context.cursor or 0), _latest_materialization(context.instance, [MART[sport]]))
         if latest <= seen:
             return dg.SkipReason("no new raw season since the last dbt build")
         ingesting = context.instance.get_runs(

@@ -76,6 +76,20 @@ def test_new_raw_seasons_request_one_dbt_build_after_ingest_finishes():
     assert tick(result.cursor).run_requests == []  # nothing new since that build
 
 
+def test_marts_built_outside_the_sensor_need_no_new_build():
+    """`playcast demo` ingests and builds in-process: the first `playcast ui` must not build (and retrain) again."""
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick():
+        return marts_on_new_seasons.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None))
+
+    instance.report_runless_asset_event(dg.AssetMaterialization(RAW_NFL[1], partition="2023"))
+    instance.report_runless_asset_event(dg.AssetMaterialization(MART))  # the demo's dbt build
+    assert tick().run_requests == [] and "no new raw season" in tick().skip_message
+    instance.report_runless_asset_event(dg.AssetMaterialization(RAW_NFL[1], partition="2022"))
+    assert len(tick().run_requests) == 1  # a season ingested after that build
+
+
 def test_playcast_train_runs_the_sports_retraining_job(monkeypatch):
     """`playcast train <sport>` reaches the job runner (the run itself is the retraining job tested above)."""
     from orchestration import cli
