@@ -115,7 +115,8 @@ class LocalBroker:
     """Tansu on `bootstrap` with in-memory storage; `start()` returns once it answers Kafka metadata
     requests and the topics exist. Use as a context manager, or call start()/stop().
 
-    log_path: where Tansu's own output goes (default: a temp file, named in errors).
+    log_path: where Tansu's own output goes (default: a temp file, named in errors, removed when `stop` stops
+        a running broker: it is kept when the broker failed or exited on its own).
     die_with_parent (Linux): the broker is terminated when the starting *thread* exits, so an interrupted
         test run or a killed `playcast broker` never leaves an orphan holding the port. Pass False when
         starting it from a short-lived thread.
@@ -137,6 +138,7 @@ class LocalBroker:
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.log_path = log_path
+        self._temp_log = False
         self.die_with_parent = die_with_parent
         self.process: subprocess.Popen | None = None
         # a new id per start: the memory storage begins a new log at offset 0, which consumers must not
@@ -178,7 +180,7 @@ class LocalBroker:
         if self.log_path is None:
             handle, name = tempfile.mkstemp(prefix="playcast-tansu-", suffix=".log")
             os.close(handle)
-            self.log_path = Path(name)
+            self.log_path, self._temp_log = Path(name), True
         with open(self.log_path, "ab") as output:
             try:
                 self.process = subprocess.Popen(
@@ -195,7 +197,7 @@ class LocalBroker:
             self._wait_ready()
             created = ensure_topics(self.bootstrap, self.topics)
         except BaseException:
-            self.stop()
+            self.stop(keep_log=True)
             raise
         log.info("broker ready on %s (pid %s), created topics %s", self.bootstrap, self.process.pid, created)
         return self
@@ -228,7 +230,7 @@ class LocalBroker:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def stop(self) -> int | None:
+    def stop(self, keep_log: bool = False) -> int | None:
         """SIGINT, then SIGKILL after stop_timeout_s; returns the exit code (None if never started)."""
         process, self.process = self.process, None
         if process is None:
@@ -245,6 +247,9 @@ class LocalBroker:
                 )
                 process.kill()
                 process.wait()
+            if self._temp_log and not keep_log:
+                Path(self.log_path).unlink(missing_ok=True)
+                self.log_path, self._temp_log = None, False
         return process.returncode
 
     def __enter__(self) -> LocalBroker:

@@ -195,10 +195,12 @@ def publish(
     *,
     speed: str | float | None = "max",
     progress_every: int = 5000,
+    progress_seconds: float = 10.0,
     progress: Callable[[str], None] = log.info,
 ) -> tuple[int, float]:
     """Send every game's rows (encoded, keyed by the row's `key` column) interleaved by pacing time, at
-    `speed` x the pacing time's pace; returns (events sent, publishing seconds)."""
+    `speed` x the pacing time's pace; returns (events sent, publishing seconds). Progress is reported every
+    `progress_every` events and at least every `progress_seconds` (a paced game sends a few a minute)."""
     factor = parse_speed(speed) if speed is not None else None
     total = sum(len(items) for items in timelines)
     producer = KafkaProducer(
@@ -214,7 +216,7 @@ def publish(
     failures: list[BaseException] = []
     sent = 0
     try:
-        started = time.monotonic()
+        started = reported = time.monotonic()
         previous_t: float | None = None
         due = 0.0  # seconds after `started` when the current row is due
         for t, row, extra in merged(timelines):
@@ -229,8 +231,9 @@ def publish(
             value = encode(row, extra)
             producer.send(topic, key=str(row[key]).encode(), value=value).add_errback(failures.append)
             sent += 1
-            if progress_every and sent % progress_every == 0:
-                elapsed = time.monotonic() - started
+            now = time.monotonic()
+            if (progress_every and sent % progress_every == 0) or now - reported >= progress_seconds:
+                reported, elapsed = now, now - started
                 progress(f"replay: {sent}/{total} events, {elapsed:.1f} s, {sent / elapsed:,.0f} events/s")
             if failures:
                 break

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -76,6 +77,8 @@ def test_playcast_broker_runs_in_the_foreground_and_stops_on_sigterm(tmp_path):
     try:
         ready = process.stdout.readline()
         assert f"listening on {bootstrap}" in ready, ready
+        log = Path(process.stdout.readline().strip().removeprefix("broker log: "))
+        assert log.is_file()
         consumer = KafkaConsumer(bootstrap_servers=bootstrap)
         assert NFL_TOPIC in consumer.topics()  # a client is still connected while it stops
         process.terminate()
@@ -87,6 +90,7 @@ def test_playcast_broker_runs_in_the_foreground_and_stops_on_sigterm(tmp_path):
     host, port = split_bootstrap(bootstrap)
     with pytest.raises(OSError):  # nothing listens there any more
         socket.create_connection((host, port), timeout=1).close()
+    assert not log.exists()  # a broker stopped as asked leaves no output file behind
 
 
 # --- event schema -------------------------------------------------------------------------------------------
@@ -420,6 +424,18 @@ def test_paced_replay_takes_about_the_scaled_game_time(kafka_broker, data_mirror
     stats = replay.replay_nfl(kafka_broker, [SUPER_BOWL], speed=speed, topic=topic, mirror=data_mirror)
     assert stats.events == len(super_bowl)
     assert 1.6 < stats.seconds < 6.0
+
+
+def test_a_paced_replay_reports_progress_by_time_too(kafka_broker, super_bowl):
+    messages: list[str] = []
+    sent, seconds = replay.publish(
+        kafka_broker, [replay.timeline(super_bowl)], fresh_topic(kafka_broker),
+        lambda row, board: events.encode(row, scoreboard=board), "game_id",
+        speed=5000, progress_seconds=0.4, progress=messages.append,
+    )  # fmt: skip
+    assert sent == len(super_bowl) < 5000  # never a multiple of progress_every
+    assert len(messages) >= int(seconds / 0.4) - 1 >= 2, (seconds, messages)
+    assert messages[-1].startswith("replay: ") and f"/{len(super_bowl)} events" in messages[-1]
 
 
 # --- CLI ----------------------------------------------------------------------------------------------------
