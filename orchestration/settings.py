@@ -1,9 +1,10 @@
-"""Numeric settings from environment variables (README, Configuration), with errors naming the variable."""
+"""Settings from environment variables (README, Configuration), with errors naming the variable."""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 
 
 def env_number(
@@ -26,3 +27,12 @@ def env_number(
     if math.isnan(value) or (low is not None and value < low) or (high is not None and value > high):
         raise ValueError(f"{name}={text!r}: expected {expected}")
     return value
+
+
+def env_text(name: str, default: str, valid: Callable[[str], bool], expected: str) -> str:
+    """`name`'s value (unset or empty: `default`) if `valid` accepts it; else ValueError naming the variable,
+    the value and `expected`."""
+    text = os.environ.get(name) or default
+    if not valid(text):
+        raise ValueError(f"{name}={text!r}: expected {expected}")
+    return text

@@ -1,9 +1,12 @@
 """Per sport: `dbt build` after new raw seasons, weekly in-season retraining, retraining on new mart data."""
 
-import os
+import zoneinfo
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._utils.schedules import is_valid_cron_string
+
+from orchestration.settings import env_text
 
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
@@ -25,9 +28,28 @@ SEASONS = {
     "nfl": Season("0 6 * 9-12,1-2 2", "PLAYCAST_RETRAIN_CRON", "September through February"),
     "nba": Season("0 6 * 10-12,1-6 2", "PLAYCAST_NBA_RETRAIN_CRON", "October through June"),
 }
-RETRAIN_TIMEZONE = os.environ.get("PLAYCAST_RETRAIN_TIMEZONE", "America/New_York")
-RETRAIN_CRON = os.environ.get(SEASONS["nfl"].cron_env, SEASONS["nfl"].cron)
-NBA_RETRAIN_CRON = os.environ.get(SEASONS["nba"].cron_env, SEASONS["nba"].cron)
+
+
+def _is_time_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _cron(sport: str) -> str:
+    season = SEASONS[sport]
+    return env_text(
+        season.cron_env, season.cron, is_valid_cron_string, f"a cron schedule like {season.cron!r}"
+    )
+
+
+RETRAIN_TIMEZONE = env_text(
+    "PLAYCAST_RETRAIN_TIMEZONE", "America/New_York", _is_time_zone, "an IANA time zone like America/New_York"
+)
+RETRAIN_CRON = _cron("nfl")
+NBA_RETRAIN_CRON = _cron("nba")
 RAW = {
     "nfl": [dg.AssetKey(["raw", name]) for name in ("nfl_games", "nfl_pbp", "nfl_game_feed")],
     "nba": [dg.AssetKey(["raw", name]) for name in ("nba_games", "nba_pbp")],
