@@ -5,6 +5,7 @@ Each sport's models carry a dbt tag (`nfl`, `nba`; folder-level in dbt_project.y
 """
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -71,7 +72,8 @@ def sport_dbt_assets(sport: str) -> dg.AssetsDefinition:
     )
     def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
         os.environ["PLAYCAST_WAREHOUSE"] = warehouse.path  # dbt's profile reads it; dbt runs as a subprocess
-        yield from dbt.cli(["build"], context=context).stream()
+        colors = [] if sys.stdout.isatty() else ["--no-use-colors"]  # not into a pipe or a run's log file
+        yield from dbt.cli(["build", *colors], context=context).stream()
 
     models.__doc__ = f"`dbt build --select tag:{sport}` over the warehouse of the `warehouse` resource."
     return models

@@ -137,6 +137,15 @@ def model_assets(sport: str, descriptions: dict[str, str]) -> dg.AssetsDefinitio
         path = _scratch(context, sport) / "rows.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         with warehouse.connect(read_only=True) as con:
+            schema, table = mart.split(".")
+            if not con.execute(
+                "select 1 from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
+            ).fetchall():
+                raise dg.Failure(
+                    f"{mart} is not in the warehouse {warehouse.path}: materialize {sport.upper()} seasons "
+                    f"first (`playcast materialize {sport} --seasons ...`, or the `{sport}_ingest` job and "
+                    f"`build_{sport}_features`)"
+                )
             rows = reader.save_frame(con, path)
         context.log.info(f"{rows:,} rows of {mart} → {path}")
         return str(path)

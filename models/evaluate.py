@@ -179,7 +179,9 @@ def calibration_plot(tables: dict[str, pd.DataFrame]) -> bytes:
     return buffer.getvalue()
 
 
-def compare_with_nflfastr(pbp: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+def compare_with_nflfastr(
+    pbp: pd.DataFrame, predictions: pd.DataFrame, source: str = "input"
+) -> pd.DataFrame:
     """playcast's and nflfastR's win probabilities on the same plays (posteam's view, ties excluded).
 
     `pbp` is nflverse play-by-play with nflfastR's `home_wp`, `vegas_home_wp` and `result`; `predictions` is
@@ -189,9 +191,7 @@ def compare_with_nflfastr(pbp: pd.DataFrame, predictions: pd.DataFrame) -> pd.Da
         c for c in ("home_wp", "vegas_home_wp", "result", "posteam", "home_team", "qtr") if c not in pbp
     ]
     if missing:
-        raise ValueError(
-            f"the input lacks nflfastR's column(s) needed for a comparison: {', '.join(missing)}"
-        )
+        raise ValueError(f"{source} lacks nflfastR's column(s) needed for a comparison: {', '.join(missing)}")
     pbp = pbp.reset_index(drop=True)
     keep = (
         pbp["posteam"].notna() & pbp["home_wp"].notna() & pbp["vegas_home_wp"].notna() & pbp["result"].notna()

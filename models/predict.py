@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from models.features import (
@@ -101,7 +102,9 @@ class NflPredictor:
         out.loc[over, "pred_home_score"], out.loc[over, "pred_away_score"] = home[over], away[over]
 
     def predict_nflverse(self, pbp: pd.DataFrame, source: str = "input") -> pd.DataFrame:
-        return self.predict_frame(from_nflverse(pbp, source))
+        out = self.predict_frame(from_nflverse(pbp, source))
+        out["play_id"] = out["play_id"].astype("Int64")  # nflverse stores play ids as doubles
+        return out
 
     def predict_play(self, state: dict[str, float | None]) -> dict[str, float]:
         """One game state (model columns as a dict) → probabilities and predicted final scores, in process.
@@ -186,9 +189,18 @@ def read_nba_actions(path: Path) -> pa.Table:
     if missing:
         raise MissingColumnsError(f"{path} lacks PlayByPlayV3 column(s): {', '.join(missing)}")
     try:
-        return table.select(PBP_SCHEMA.names).cast(PBP_SCHEMA)
+        table = table.select(PBP_SCHEMA.names).cast(PBP_SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         raise ValueError(f"{path}: columns of the wrong type ({error})") from error
+    counts = table.group_by(["gameId", "actionId"]).aggregate([([], "count_all")])
+    repeated = counts.filter(pc.greater(counts["count_all"], 1))
+    if repeated.num_rows:  # the game state would join them with each other
+        first = repeated.slice(0, 1).to_pylist()[0]
+        raise ValueError(
+            f"{path}: {repeated.num_rows} (gameId, actionId) pair(s) appear more than once, e.g. "
+            f"{first['gameId']}/{first['actionId']} {first['count_all']} times: each action must appear once"
+        )
+    return table
 
 
 def nba_features(actions: pa.Table, games: pa.Table | None) -> pd.DataFrame:

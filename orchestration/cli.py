@@ -7,10 +7,12 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from tabulate import tabulate
 
@@ -19,7 +21,12 @@ from orchestration.code_servers import REPO_ROOT, code_servers
 from orchestration.processes import start_process, stop_processes
 from warehouse import WarehouseBusyError, connect, warehouse_path
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # runs keep their full logs in the UI
+# runs started from the shell keep their full logs in the UI; a failure is summed up by `run_job`
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+class RunFailed(RuntimeError):
+    """A run started by `playcast` failed; the message names its failed steps and their errors."""
 
 
 def dagster_home() -> Path:
@@ -40,18 +47,30 @@ def dagster_home() -> Path:
     return home
 
 
-def run_sql(query: str, wait_seconds: float = 60.0, params: list | None = None) -> int:
-    """Run a read-only query and print the result as a table."""
+def run_sql(
+    query: str,
+    wait_seconds: float = 60.0,
+    params: list | None = None,
+    prog: str = "playcast sql",
+    if_empty: str | None = None,
+) -> int:
+    """Run a read-only query and print the result as a table; `if_empty`: the error when it has no rows."""
+    if not query.strip():
+        print(f"{prog}: the query is empty", file=sys.stderr)
+        return 2
     try:
         with connect(read_only=True, wait_seconds=wait_seconds) as con:
             cursor = con.execute(query, params or [])
             columns = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall()
     except (WarehouseBusyError, FileNotFoundError) as error:
-        print(f"playcast sql: {error}", file=sys.stderr)
+        print(f"{prog}: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # duckdb raises many kinds; show its message, not a traceback
-        print(f"playcast sql: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"{prog}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    if not rows and if_empty:
+        print(f"{prog}: {if_empty}", file=sys.stderr)
         return 1
     print(tabulate(rows, headers=columns, tablefmt="simple", floatfmt=".4g"))
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
@@ -59,7 +78,8 @@ def run_sql(query: str, wait_seconds: float = 60.0, params: list | None = None) 
 
 
 def parse_seasons(text: str, sport: str = "nfl") -> list[int] | list[str]:
-    """NFL: '2019-2023' or '2020,2022' → years; NBA: '2023-24,2024-25' → season keys (each checked)."""
+    """NFL: '2019-2023' or '2020,2022' → years; NBA: '2023-24,2024-25' → season keys (each checked). A
+    ValueError names a part that is not a season or a range that holds none."""
     if sport == "nba":
         from ingest.nba import season_start
 
@@ -69,43 +89,62 @@ def parse_seasons(text: str, sport: str = "nfl") -> list[int] | list[str]:
         return keys
     seasons: list[int] = []
     for part in text.split(","):
-        first, _, last = part.partition("-")
-        seasons += list(range(int(first), int(last or first) + 1))
+        bounds = part.strip().split("-")
+        if len(bounds) > 2 or not all(bound.isdigit() for bound in bounds):
+            raise ValueError(f"season {part!r}: expected a year like 2023 or a range like 2019-2023")
+        first, last = int(bounds[0]), int(bounds[-1])
+        if last < first:
+            raise ValueError(f"seasons {part!r}: the range is empty (first year after the last)")
+        seasons += list(range(first, last + 1))
     return seasons
+
+
+def run_job(name: str, **execute: Any) -> str:
+    """Execute a job of the batch definitions in-process as a run of the Dagster instance; its run id. A
+    failed run raises RunFailed with each failed step's own error (Dagster's wrapper and traceback are in the
+    run's logs in the UI)."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    result = defs.resolve_job_def(name).execute_in_process(
+        instance=dg.DagsterInstance.get(), run_config=QUIET, raise_on_error=False, **execute
+    )
+    if result.success:
+        return result.run_id
+    errors = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            if error.cls_name == "DagsterExecutionStepExecutionError" and error.cause:
+                error = error.cause  # the op's own exception
+            message = error.message.strip().removeprefix("dagster._core.definitions.events.Failure: ")
+            errors.append(f"{event.step_key}: {message}")
+    raise RunFailed(
+        f"run {result.run_id[:8]} of {name} failed (its logs: `make ui`, Runs)"
+        + "".join(f"\n  {line}" for line in errors)
+    )
 
 
 def materialize(sport: str, seasons: Sequence[int | str]) -> None:
     """Materialize a sport's raw season partitions (job `<sport>_ingest`), then the dbt models, as runs in the
     Dagster instance."""
-    import dagster as dg
-
-    from orchestration.definitions import defs
-
-    instance = dg.DagsterInstance.get()
+    if not seasons:
+        raise ValueError(f"no {sport.upper()} season to materialize")
     for season in seasons:
         started = time.monotonic()
-        result = defs.resolve_job_def(f"{sport}_ingest").execute_in_process(
-            partition_key=str(season), instance=instance, run_config=QUIET
-        )
-        print(f"  season {season}: ingested in {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
+        run_id = run_job(f"{sport}_ingest", partition_key=str(season))
+        print(f"  season {season}: ingested in {time.monotonic() - started:.1f} s (run {run_id[:8]})")
     started = time.monotonic()
-    result = defs.resolve_job_def(f"build_{sport}_features").execute_in_process(
-        instance=instance, run_config=QUIET
-    )
-    print(f"  dbt build: {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
+    run_id = run_job(f"build_{sport}_features")
+    print(f"  dbt build: {time.monotonic() - started:.1f} s (run {run_id[:8]})")
 
 
 def train(sport: str) -> None:
     """Run the retraining job of a sport (its `<sport>_models` group) as a run in the Dagster instance."""
-    import dagster as dg
-
-    from orchestration.definitions import defs
-
     started = time.monotonic()
-    result = defs.resolve_job_def(f"retrain_{sport}_models").execute_in_process(
-        instance=dg.DagsterInstance.get(), run_config=QUIET
-    )
-    print(f"  models trained and registered in {time.monotonic() - started:.1f} s (run {result.run_id[:8]})")
+    run_id = run_job(f"retrain_{sport}_models")
+    print(f"  models trained and registered in {time.monotonic() - started:.1f} s (run {run_id[:8]})")
 
 
 def _nfl_scores(input_path: Path, con, evaluate: bool):
@@ -116,7 +155,7 @@ def _nfl_scores(input_path: Path, con, evaluate: bool):
     pbp = read_plays(input_path)
     predictor = NflPredictor.from_registry(con)
     predictions = predictor.predict_nflverse(pbp, source=str(input_path))
-    table = compare_with_nflfastr(pbp, predictions) if evaluate else None
+    table = compare_with_nflfastr(pbp, predictions, str(input_path)) if evaluate else None
     return predictions, table, {int(s) for s in pbp["season"].unique()}, predictor
 
 
@@ -142,6 +181,12 @@ def score_file(sport: str, input_path: Path, output_path: Path | None) -> int:
     from models.features import MissingColumnsError
     from models.predict import NoChampionError
 
+    if output_path is not None and output_path.suffix != ".parquet":
+        print(
+            f"playcast predict: {output_path}: the output is written as parquet, name it .parquet",
+            file=sys.stderr,
+        )
+        return 2
     try:
         with connect(read_only=True) as con:
             predictions, table, seasons, predictor = SCORERS[sport](input_path, con, output_path is None)
@@ -151,7 +196,7 @@ def score_file(sport: str, input_path: Path, output_path: Path | None) -> int:
             print(f"{len(predictions)} rows scored with {predictor.model_version} → {output_path}")
             return 0
     except (FileNotFoundError, ValueError, MissingColumnsError, NoChampionError, WarehouseBusyError) as error:
-        print(f"playcast: {error}", file=sys.stderr)
+        print(f"playcast {'evaluate' if output_path is None else 'predict'}: {error}", file=sys.stderr)
         return 2
     print(f"{input_path}: {int(table['plays'].iloc[0])} rows, playcast {predictor.model_version}")
     overlap = sorted(seasons & set(predictor.training_seasons))
@@ -164,18 +209,19 @@ def score_file(sport: str, input_path: Path, output_path: Path | None) -> int:
 LIVE_TIMELINE = """
     select f.quarter as q,
            printf('%d:%02d', f.quarter_seconds_remaining // 60, f.quarter_seconds_remaining % 60) as clock,
-           f.home_team || ' ' || f.home_score || '-' || f.away_score || ' ' || f.away_team as score,
+           f.home_team || ' ' || f.home_score || '-' || f.away_score || ' ' || f.away_team as score_before,
            left(replace(f.description, chr(10), ' '), 64) as description,
            round(w.home_wp, 3) as home_wp, round(w.home_wp_spread, 3) as home_wp_spread,
            round(w.pred_home_score, 1) as pred_home, round(w.pred_away_score, 1) as pred_away
     from live.nfl_win_probability w join live.nfl_wp_features f using (game_id, play_id)
     where w.game_id = $1 order by w.play_sequence
 """
+NBA_CLOCK = r"regexp_replace({}, '^PT0?(\d+)M(\d+).*$', '\1:\2')"  # PT08M34.00S → 8:34
 # the score after each action, and the momentum alerts it raised
-NBA_LIVE_TIMELINE = r"""
-    select f.period as p, regexp_replace(f.clock, '^PT0?(\d+)M(\d+).*$', '\1:\2') as clock,
+NBA_LIVE_TIMELINE = f"""
+    select f.period as p, {NBA_CLOCK.format("f.clock")} as clock,
            f.home_team || ' ' || f.home_score_after || '-' || f.away_score_after || ' ' || f.away_team
-               as score,
+               as score_after,
            left(f.description, 56) as description, round(w.home_wp, 3) as home_wp,
            (select '<< ' || string_agg(a.detail, '; ' order by a.kind) from live.alerts a
             where a.game_id = w.game_id and a.action_id = w.action_id) as alert
@@ -190,13 +236,20 @@ def live_timeline(game_id: str, last: int | None, sport: str = "nfl") -> int:
     """The play-by-play (NBA: action-by-action, with momentum alerts) win-probability timeline of a live
     game, from the warehouse."""
     timeline, predictions = LIVE_TIMELINES[sport]
+    if last is not None and last < 1:
+        print(f"playcast live: --last {last}: expected a number of plays, at least 1", file=sys.stderr)
+        return 2
     query = (
         timeline
         if last is None
         else f"select * from ({timeline}) offset greatest(0, "
         + (f"(select count(*) from {predictions} where game_id = $1) - {int(last)})")
     )
-    return run_sql(query, params=[game_id])
+    missing = (
+        f"no live predictions for {sport.upper()} game {game_id!r} in {predictions} (replay it with "
+        f"`playcast replay {sport} --game {game_id}` while `make ui` runs the sensors)"
+    )
+    return run_sql(query, params=[game_id], prog="playcast live", if_empty=missing)
 
 
 DEMO_GAME = "2023_22_SF_KC"  # Super Bowl LVIII, decided in overtime
@@ -240,7 +293,10 @@ def demo_live(game_id: str = DEMO_GAME, sport: str = "nfl") -> None:
         for request in sensor.evaluate_tick(context).run_requests:
             started = time.monotonic()
             result = job.execute_in_process(
-                run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=True
+                run_config={**request.run_config, **QUIET},
+                instance=instance,
+                tags=request.tags,
+                raise_on_error=True,
             )
             seconds = time.monotonic() - started
             print(f"  micro-batch {request.run_key}: {seconds:.1f} s (run {result.run_id[:8]})")
@@ -254,6 +310,8 @@ def demo_nfl(mirror: Path) -> None:
     from ingest.nflverse import mirror_seasons
 
     seasons = mirror_seasons(mirror)
+    if not seasons:
+        raise ValueError(f"no NFL play-by-play in {mirror / 'nfl'} (play_by_play_<season>.parquet, README)")
     print(f"\n== NFL seasons {seasons}")
     materialize("nfl", seasons)
     train("nfl")
@@ -272,6 +330,8 @@ def demo_nba(mirror: Path) -> None:
     from ingest.nba import mirror_seasons
 
     seasons = mirror_seasons(mirror)
+    if not seasons:
+        raise ValueError(f"no NBA play-by-play in {mirror / 'nba'} (playbyplayv3_<season>.parquet, README)")
     print(f"\n== NBA seasons {seasons}")
     materialize("nba", seasons)
     train("nba")
@@ -283,7 +343,8 @@ def demo_nba(mirror: Path) -> None:
     )
     print(f"\nLive: {NBA_DEMO_GAME} replayed through Kafka; momentum alerts:")
     run_sql(
-        "select period, clock, kind, detail from live.alerts where game_id = $1 order by action_id",
+        f"select period, {NBA_CLOCK.format('clock')} as clock, kind, detail from live.alerts "
+        "where game_id = $1 order by action_id",
         params=[NBA_DEMO_GAME],
     )
     print("\nIts last actions:")
@@ -297,19 +358,28 @@ def demo() -> int:
 
     home = dagster_home()
     mirror = mirror_root()
-    if mirror is None:
-        print("playcast demo: set PLAYCAST_DATA_MIRROR to a data folder (the Makefile uses ../shared/data).")
+    if mirror is None or not mirror.is_dir():
+        print(
+            "playcast demo: set PLAYCAST_DATA_MIRROR to a data folder (the Makefile uses ../shared/data)"
+            + (f": {mirror} is not a folder" if mirror else ""),
+            file=sys.stderr,
+        )
         return 2
     print(f"playcast demo: data from {mirror}\n  warehouse {warehouse_path()}\n  dagster {home}")
-    demo_nfl(mirror)
-    demo_nba(mirror)
+    try:
+        demo_nfl(mirror)
+        demo_nba(mirror)
+    except (RunFailed, ValueError) as error:
+        print(f"playcast demo: {error}", file=sys.stderr)
+        return 1
     print("\nModel registry (metrics are leave-one-season-out):")
     run_sql(
         "select model_name, version, is_champion, training_seasons, "
         "round(coalesce(metrics->>'$.variants.home_wp_spread.overall.log_loss', "
         "metrics->>'$.variants.home_wp.overall.log_loss', "
         "metrics->>'$.overall.mae_per_team')::double, 4) as held_out_metric, "
-        "metrics->>'$.selection.metric' as metric, decision->>'$.reason' as decision "
+        "metrics->>'$.selection.metric' as metric, (case when (decision->>'$.promoted')::boolean "
+        "then 'promoted: ' else 'not promoted: ' end) || (decision->>'$.reason') as decision "
         "from ml.model_registry order by model_name, version"
     )
     print(
@@ -324,6 +394,13 @@ def demo() -> int:
 def ui(host: str, port: int) -> int:
     """dagster-webserver and dagster-daemon over the same instance, warehouse and code servers
     (orchestration/code_servers.py); Ctrl-C stops all."""
+    try:  # before the ~10 s of code servers: the webserver would only fail after them
+        with socket.create_server((host, port)):
+            pass
+    except OSError:
+        print(f"playcast ui: cannot serve on {host}:{port}: it is in use, or not an address of this machine",
+              file=sys.stderr)  # fmt: skip
+        return 2
     dagster_home()
     bin_dir = Path(sys.executable).parent
     print("Starting a code server per code location (the batch one loads dbt's manifest: ~10 s)")
@@ -347,6 +424,22 @@ def ui(host: str, port: int) -> int:
             time.sleep(0.5)
         stop_processes(processes)
     return 0 if stop["requested"] else 1
+
+
+def _report_failure(command: str, work: Callable[[], None]) -> int:
+    """Run `work` with the Dagster instance set up; a failed run is one message, not a traceback."""
+    from ingest.mirror import mirror_root
+
+    dagster_home()
+    try:
+        work()
+    except RunFailed as error:
+        print(f"playcast {command}: {error}", file=sys.stderr)
+        if command == "materialize" and mirror_root() is None:
+            print("  (PLAYCAST_DATA_MIRROR is unset, so the loaders used the network; set it to a data "
+                  "mirror folder such as ../shared/data to load from files)", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -398,13 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as error:
             print(f"playcast materialize: {error}", file=sys.stderr)
             return 2
-        dagster_home()
-        materialize(args.sport, seasons)
-        return 0
+        return _report_failure("materialize", lambda: materialize(args.sport, seasons))
     if args.command == "train":
-        dagster_home()
-        train(args.sport)
-        return 0
+        return _report_failure("train", lambda: train(args.sport))
     if args.command in ("predict", "evaluate"):
         return score_file(args.sport, args.input, args.output if args.command == "predict" else None)
     if args.command == "live":

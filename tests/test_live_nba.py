@@ -274,6 +274,9 @@ def test_the_timeline_marks_runs_and_late_lead_changes(broker, warehouse, data_m
     assert lead.split()[:2] == ["5", "2:56"]
     assert cli.main(["live", "nba", "--game", GAME, "--last", "5"]) == 0
     assert "DET 123-121 MIA" in capsys.readouterr().out
+    assert cli.main(["live", "nba", "--game", "0029999999"]) == 1  # never replayed
+    assert "no live predictions for NBA game '0029999999'" in capsys.readouterr().err
+    assert cli.main(["live", "nba", "--game", GAME, "--last", "0"]) == 2
 
 
 def test_a_run_shows_at_most_the_configured_number_of_alerts_as_observations(

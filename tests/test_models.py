@@ -177,6 +177,7 @@ def test_predict_scores_a_full_schema_nflverse_file(scoring_env, data_mirror, tm
     )
     assert len(scored) == 14174
     assert scored["model_version"].unique().tolist() == ["nfl_wp@1+nfl_score@1"]
+    assert pd.api.types.is_integer_dtype(scored["play_id"])  # nflverse's are doubles
     assert scored["home_wp"].between(0, 1).all() and scored["home_wp_spread"].between(0, 1).all()
     assert (scored["pred_home_score"] >= 0).all()
 
@@ -218,6 +219,16 @@ def test_predict_without_champions_says_what_to_do(data_mirror, tmp_path):
     duckdb.connect(str(tmp_path / "empty.duckdb")).close()
     env = {**os.environ, "PLAYCAST_WAREHOUSE": str(tmp_path / "empty.duckdb")}
     done = cli(
-        "predict", "nfl", "--input", str(data_mirror / FULL_2021), "--output", str(tmp_path / "x"), env=env
-    )
+        "predict", "nfl", "--input", str(data_mirror / FULL_2021), "--output", str(tmp_path / "x.parquet"),
+        env=env,
+    )  # fmt: skip
     assert done.returncode == 2 and "no champion model for nfl_wp, nfl_score" in done.stderr
+
+
+def test_predict_writes_only_a_parquet_named_output(scoring_env, data_mirror, tmp_path):
+    output = tmp_path / "scored.csv"
+    done = cli(
+        "predict", "nfl", "--input", str(data_mirror / FULL_2021), "--output", str(output), env=scoring_env
+    )
+    assert done.returncode == 2 and f"{output}: the output is written as parquet" in done.stderr
+    assert not output.exists()

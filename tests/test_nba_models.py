@@ -254,6 +254,23 @@ def test_predict_nba_names_missing_columns(scoring_env, mirror_slice, tmp_path):
     assert not (tmp_path / "x.parquet").exists()
 
 
+def test_predict_nba_rejects_an_action_given_twice(scoring_env, mirror_slice, tmp_path):
+    """The game state joins each action with the others: a repeated one would be scored many times over."""
+    repeated = tmp_path / "repeated.parquet"
+    actions = pd.read_parquet(mirror_slice)
+    pd.concat([actions, actions.iloc[[10]]]).to_parquet(repeated)
+    done = cli(
+        "predict", "nba", "--input", str(repeated), "--output", str(tmp_path / "x.parquet"), env=scoring_env
+    )
+    assert done.returncode == 2, done.stderr
+    game, action = actions.iloc[10][["gameId", "actionId"]]
+    assert (
+        f"{repeated}: 1 (gameId, actionId) pair(s) appear more than once, e.g. {game}/{action} 2 times"
+        in (done.stderr)
+    )
+    assert not (tmp_path / "x.parquet").exists()
+
+
 def test_nba_retraining_runs_weekly_october_to_june_and_when_the_nba_mart_changes():
     import datetime as dt
 

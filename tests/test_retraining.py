@@ -77,7 +77,8 @@ def test_new_raw_seasons_request_one_dbt_build_after_ingest_finishes():
 
 
 def test_marts_built_outside_the_sensor_need_no_new_build():
-    """`playcast demo` ingests and builds in-process: the first `playcast ui` must not build (and retrain) again."""
+    """`playcast demo` ingests and builds in-process: the first `playcast ui` must not build (and retrain)
+    again."""
     instance = dg.DagsterInstance.ephemeral()
 
     def tick():
