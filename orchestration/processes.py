@@ -19,16 +19,20 @@ from typing import Any
 
 def dies_with_parent(signum: int = signal.SIGTERM) -> Callable[[], None] | None:
     """A `preexec_fn` for subprocess.Popen (None off Linux): the child gets `signum` when the thread that
-    started it exits, and starts with SIGINT's default action even if this process ignores SIGINT (as `nohup`
-    and background jobs of scripts do): Dagster's processes handle SIGTERM as they handle SIGINT, so they
-    would otherwise ignore both."""
+    started it exits, and starts with the default actions of SIGINT, SIGTERM and `signum`, none blocked,
+    even if this process ignores or blocks them (an ignored or blocked signal stays so across exec; `nohup`
+    and background jobs of scripts ignore SIGINT): Dagster's processes handle SIGTERM as they handle SIGINT,
+    so they would otherwise ignore both."""
     if not sys.platform.startswith("linux"):
         return None
 
     def preexec() -> None:  # pragma: no cover - runs in the child between fork and exec
         import ctypes
 
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        stopping = {signal.SIGINT, signal.SIGTERM, signum}
+        for each in stopping:
+            signal.signal(each, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping)
         with contextlib.suppress(Exception):
             ctypes.CDLL(None, use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG
 

@@ -11,12 +11,14 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-# a parent that ignores SIGINT (as under `nohup` or `&` in a script), starts a child that reports how it
-# handles SIGINT, prints the child's pid and waits to be killed
+# a parent that ignores SIGINT (as under `nohup` or `&` in a script) and ignores and blocks SIGTERM, starts a
+# child that reports how it handles SIGINT, prints the child's pid and waits to be killed
 PARENT = """
 import signal, sys, time
 from orchestration.processes import start_process
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 child = start_process([sys.executable, "-c",
     "import signal, time; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, flush=True); "
     "time.sleep(120)"])
@@ -50,7 +52,8 @@ def test_a_started_process_answers_sigint_and_ends_when_its_starter_is_killed():
         deadline = time.monotonic() + 10
         while _alive(child) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(child), "the child outlived the process that started it"
+        signals = [line for line in Path(f"/proc/{child}/status").read_text().splitlines() if "Sig" in line]
+        assert not _alive(child), f"the child outlived the process that started it: {signals}"
     finally:
         parent.kill()
         if child is not None and _alive(child):
