@@ -4,6 +4,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.execution.backfill import BulkActionStatus
 from dagster._utils.schedules import is_valid_cron_string
 
 from orchestration.settings import env_text
@@ -84,6 +85,23 @@ def _latest_materialization(instance: dg.DagsterInstance, keys: list[dg.AssetKey
     return max(ids, default=0)
 
 
+def _ingesting(instance: dg.DagsterInstance, sport: str) -> bool:
+    """Whether the sport's raw seasons are still being loaded: a queued or running run of its ingest job or of
+    assets that include a raw one (the UI's *Materialize*, an asset backfill), or a backfill of either that is
+    not done (an asset backfill launches a downstream raw asset's runs only after its upstream's finished)."""
+    raw = set(RAW[sport])
+    for run in instance.get_runs(dg.RunsFilter(statuses=ACTIVE)):
+        if run.job_name == f"{sport}_ingest" or raw & set(run.asset_selection or ()):
+            return True
+    for backfill in instance.get_backfills(status=BulkActionStatus.REQUESTED):
+        origin = backfill.partition_set_origin
+        if raw & set(backfill.asset_selection or ()) or (
+            origin is not None and origin.partition_set_name == f"{sport}_ingest_partition_set"
+        ):
+            return True
+    return False
+
+
 def marts_on_new_seasons(sport: str) -> dg.SensorDefinition:
     """Runs the sport's `dbt build` once raw seasons have landed and none of its ingest runs is going."""
 
@@ -102,10 +120,7 @@ def marts_on_new_seasons(sport: str) -> dg.SensorDefinition:
         seen = max(int(context.cursor or 0), _latest_materialization(context.instance, [MART[sport]]))
         if latest <= seen:
             return dg.SkipReason("no new raw season since the last dbt build")
-        ingesting = context.instance.get_runs(
-            dg.RunsFilter(job_name=f"{sport}_ingest", statuses=ACTIVE), limit=1
-        )
-        if ingesting:
+        if _ingesting(context.instance, sport):
             return dg.SkipReason("waiting for the running ingest (backfill) to finish")
         context.update_cursor(str(latest))
         return dg.RunRequest(run_key=f"raw-{sport}-{latest}")

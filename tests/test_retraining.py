@@ -1,8 +1,10 @@
 """Scheduled retraining and retraining on new data, evaluated the way the daemon evaluates them."""
 
 import datetime as dt
+import time
 
 import dagster as dg
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.utils import make_new_run_id
 from dagster._utils.schedules import cron_string_iterator
 
@@ -74,6 +76,36 @@ def test_new_raw_seasons_request_one_dbt_build_after_ingest_finishes():
     [request] = result.run_requests
     assert result.cursor and request.run_key == f"raw-nfl-{result.cursor}"
     assert tick(result.cursor).run_requests == []  # nothing new since that build
+
+
+def test_an_asset_backfill_of_raw_seasons_is_waited_for_too():
+    """The UI's *Materialize* of raw assets runs as `__ASSET_JOB`, and an asset backfill launches a downstream
+    raw asset's runs only once its upstream's are done: neither may let a dbt build start mid-ingest."""
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick():
+        return marts_on_new_seasons.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None))
+
+    instance.report_runless_asset_event(dg.AssetMaterialization(RAW_NFL[0], partition="2022"))
+    asset_run = instance.add_run(
+        dg.DagsterRun(
+            job_name="__ASSET_JOB", run_id=make_new_run_id(), status=dg.DagsterRunStatus.STARTED,
+            asset_selection=frozenset(RAW_NFL),
+        )
+    )  # fmt: skip
+    assert "waiting for the running ingest" in tick().skip_message
+    instance.handle_run_event(
+        asset_run.run_id,
+        dg.DagsterEvent(dg.DagsterEventType.RUN_SUCCESS.value, job_name="__ASSET_JOB", message="done"),
+    )
+    backfill = PartitionBackfill(
+        backfill_id="rawnfl", status=BulkActionStatus.REQUESTED, from_failure=False, tags={},
+        backfill_timestamp=time.time(), asset_selection=list(RAW_NFL),
+    )  # fmt: skip
+    instance.add_backfill(backfill)
+    assert "waiting for the running ingest" in tick().skip_message  # between the backfill's runs
+    instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_SUCCESS))
+    assert len(tick().run_requests) == 1
 
 
 def test_marts_built_outside_the_sensor_need_no_new_build():
