@@ -13,6 +13,7 @@ from kafka.errors import KafkaError
 from live.sports import NBA, NFL, Sport
 from orchestration.resources import Kafka
 from orchestration.settings import env_number
+from stream import error_text
 from stream.offsets import (
     CursorAheadError,
     OffsetError,
@@ -87,7 +88,7 @@ def offsets_sensor(sport: Sport) -> dg.SensorDefinition:
             context.update_cursor("{}")  # the topic was recreated: start over at 0
             return dg.SkipReason(f"cursor reset: {error}")
         except (KafkaError, OffsetError) as error:
-            return dg.SkipReason(f"Kafka at {kafka.bootstrap} not readable: {type(error).__name__}: {error}")
+            return dg.SkipReason(f"Kafka at {kafka.bootstrap} not readable: {error_text(error)}")
         if not requests:
             return dg.SkipReason(f"no new events on {topic}")
         context.update_cursor(

@@ -18,3 +18,9 @@ TOPICS: dict[str, int] = {NFL_TOPIC: 4, NBA_TOPIC: 4}
 def bootstrap_from_env() -> str:
     """`PLAYCAST_KAFKA_BOOTSTRAP`, default 127.0.0.1:9092."""
     return os.environ.get("PLAYCAST_KAFKA_BOOTSTRAP") or DEFAULT_BOOTSTRAP
+
+
+def error_text(error: BaseException) -> str:
+    """'Name: message', the name once (kafka-python's errors already begin their message with it)."""
+    text, name = str(error), type(error).__name__
+    return text if text == name or text.startswith(f"{name}:") else f"{name}: {text}"

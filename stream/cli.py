@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from stream import NBA_TOPIC, NFL_TOPIC, bootstrap_from_env
+from stream import NBA_TOPIC, NFL_TOPIC, bootstrap_from_env, error_text
 
 TOPIC = {"nfl": NFL_TOPIC, "nba": NBA_TOPIC}
 
@@ -87,7 +87,7 @@ def replay_command(args: argparse.Namespace) -> int:
         print(f"playcast replay: {error}", file=sys.stderr)
         return 1
     except KafkaError as error:
-        print(f"playcast replay: Kafka at {bootstrap}: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"playcast replay: Kafka at {bootstrap}: {error_text(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("playcast replay: interrupted", file=sys.stderr)

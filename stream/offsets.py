@@ -35,6 +35,8 @@ from typing import Generic, TypeVar
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, OffsetOutOfRangeError
 
+from stream import error_text
+
 Ranges = dict[int, tuple[int, int]]
 T = TypeVar("T")
 
@@ -173,7 +175,7 @@ def high_watermarks(
             )
         return ends
     except KafkaError as error:
-        raise OffsetError(f"{topic} on {bootstrap}: {type(error).__name__}: {error}") from error
+        raise OffsetError(f"{topic} on {bootstrap}: {error_text(error)}") from error
     finally:
         if own:
             consumer.close(autocommit=False)
@@ -306,7 +308,7 @@ def iter_ranges(
                     f"{topic} on {bootstrap}: no new records for {timeout_s} s; {detail}"
                 )
     except KafkaError as error:
-        raise OffsetError(f"{topic} on {bootstrap}: {type(error).__name__}: {error}") from error
+        raise OffsetError(f"{topic} on {bootstrap}: {error_text(error)}") from error
     finally:
         if own:
             consumer.close(autocommit=False)
