@@ -33,13 +33,26 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 class PlaycastDbtTranslator(DagsterDbtTranslator):
     """Asset keys are `[schema, table]` as in the warehouse, so raw sources join the ingest assets; each
-    sport's models form the group `<sport>_features`."""
+    sport's models form the group `<sport>_features`; a test's description becomes its check's."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
         schema = dbt_resource_props.get("config", {}).get("schema") or "main"
         return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        """dagster-dbt's check for a test, with the test's own description (a singular test's is in
+        `dbt_project/tests/<sport>/_<sport>__tests.yml`), so the UI says what a failing check means."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        description = manifest["nodes"].get(unique_id, {}).get("description")
+        return spec._replace(description=description) if spec is not None and description else spec
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         sport = next((s for s in SPORTS if s in dbt_resource_props.get("tags", [])), None)

@@ -65,6 +65,18 @@ def test_dbt_build_of_the_nba_tag_passes_its_tests_and_only_builds_nba(nba_build
     assert "assert_nba_runs_are_unanswered" in names
 
 
+def test_the_singular_dbt_tests_describe_their_checks():
+    """The UI shows why a check warns (e.g. PlayByPlayV3's own wrong score in one game)."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    singular = [key for key in graph.asset_check_keys if key.name.startswith("assert_")]
+    assert len(singular) == 8
+    assert all(graph.get_check_spec(key).description for key in singular)
+    [final] = [key for key in singular if key.name == "assert_nba_final_score_matches_games"]
+    assert "0022301202" in graph.get_check_spec(final).description
+
+
 @pytest.mark.parametrize(
     ("action_id", "before", "after"),
     [
