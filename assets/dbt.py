@@ -6,7 +6,7 @@ Each sport's models carry a dbt tag (`nfl`, `nba`; folder-level in dbt_project.y
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -69,6 +69,29 @@ for _sport in LIVE_FEATURES:  # render the live feature SQL with the project, so
     live_features_sql(_sport)
 
 
+def _with_row_counts(context: dg.AssetExecutionContext, events: Iterable, warehouse: Warehouse) -> Iterator:
+    """The build's events, each model's output with its row count (`dagster/row_count`), once dbt has ended:
+    it holds the DuckDB file until then. A failed build's events come first, then its error."""
+    done, error = [], None
+    try:
+        done.extend(events)
+    except Exception as failure:  # dbt's error, raised after its last event
+        error = failure
+    counts = {}
+    outputs = [event.output_name for event in done if isinstance(event, dg.Output)]
+    if outputs:
+        with warehouse.connect(read_only=True) as con:
+            for name in outputs:
+                schema, table = context.asset_key_for_output(name).path
+                counts[name] = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+    for event in done:
+        if isinstance(event, dg.Output):
+            event = event.with_metadata({**event.metadata, "dagster/row_count": counts[event.output_name]})
+        yield event
+    if error is not None:
+        raise error
+
+
 def sport_dbt_assets(sport: str) -> dg.AssetsDefinition:
     """`dbt build` of the models, tests and source tests tagged `sport`."""
 
@@ -86,7 +109,7 @@ def sport_dbt_assets(sport: str) -> dg.AssetsDefinition:
     def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
         os.environ["PLAYCAST_WAREHOUSE"] = warehouse.path  # dbt's profile reads it; dbt runs as a subprocess
         colors = [] if sys.stdout.isatty() else ["--no-use-colors"]  # not into a pipe or a run's log file
-        yield from dbt.cli(["build", *colors], context=context).stream()
+        yield from _with_row_counts(context, dbt.cli(["build", *colors], context=context).stream(), warehouse)
 
     models.__doc__ = f"`dbt build --select tag:{sport}` over the warehouse of the `warehouse` resource."
     return models

@@ -63,6 +63,19 @@ def test_dbt_build_of_the_nba_tag_passes_its_tests_and_only_builds_nba(nba_build
     assert any(c.asset_key.path == ["raw", "nba_pbp"] for c in checks)
     assert "assert_nba_live_path_matches_mart" in names
     assert "assert_nba_runs_are_unanswered" in names
+    # every model's materialization has its row count, as the warehouse has it
+    events = result.get_asset_materialization_events()
+    counts = {
+        tuple(m.asset_key.path): m.metadata["dagster/row_count"].value
+        for m in (e.step_materialization_data.materialization for e in events)
+    }
+    assert set(counts) == built
+    con = duckdb.connect(str(nba_build.warehouse), read_only=True)
+    try:
+        for (schema, table), count in counts.items():
+            assert count == con.execute(f"select count(*) from {schema}.{table}").fetchone()[0] > 0
+    finally:
+        con.close()
 
 
 def test_the_singular_dbt_tests_describe_their_checks():
